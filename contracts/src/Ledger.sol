@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ILedgerHooks} from "./interfaces/ILedgerHooks.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+
+/// @title Ledger
+/// @notice Escrow, license lanes, EIP-712 vouchers, one-transaction settlement of a run across every
+/// model and every ancestor, flat-fee periods, and pull payouts. Not upgradeable.
+/// @dev Money is conserved: every unit deposited is in exactly one of a payer's escrow, an open lane
+/// (cap - claimed), an asset's credit, a payee's balance, or withdrawn.
+///
+/// A lane's id is the hash of its immutable key (payer, token, model, terms version, lineage hash,
+/// sequence); its mutable state (cap, claimed, expiry, closed) is one packed slot. Settlement recomputes
+/// the id from calldata, so a wrong model, payer, token or ancestor vector simply names no lane.
+///
+/// Packed lane entry in `settle` / `redeem` calldata (33 + 10n bytes):
+///   uint64 modelId | uint32 termsVersion | uint64 seq | uint96 cumulative | uint8 n | n x (uint64 id, uint16 bps)
+/// Packed attribution in the `Settled` event (21 bytes per credit):
+///   uint64 assetId | uint8 role (0 model, 1 ancestor) | uint96 amount
+contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    uint256 public constant BPS = 10_000;
+    uint256 public constant MAX_TOKENS = 8;
+    uint256 public constant MAX_LANES = 64;
+    uint256 public constant MAX_ANCESTORS = 32;
+
+    bytes32 public constant VOUCHER_TYPEHASH = keccak256("Voucher(bytes32 laneId,uint256 cumulative)");
+
+    uint256 internal constant MASK_96 = (1 << 96) - 1;
+    uint256 internal constant MASK_128 = (1 << 128) - 1;
+    uint256 internal constant CLOSED = 1 << 232;
+
+    /// @notice The immutable key of a lane.
+    struct LaneKey {
+        address payer;
+        address token;
+        uint64 modelId;
+        uint32 termsVersion;
+        bytes32 lineageHash;
+        uint64 seq;
+    }
+
+    /// @notice The mutable state of a lane.
+    struct LaneState {
+        uint96 cap;
+        uint96 claimed;
+        uint40 expiresAt;
+        bool closed;
+    }
+
+    IModelRegistry public immutable registry;
+    /// @notice Seconds after a lane's expiry during which its vouchers can still be redeemed; only after
+    /// them may the payer reclaim what was never claimed.
+    uint256 public immutable reclaimDelay;
+
+    address[] internal _tokens;
+    mapping(address token => bool) public tokenAllowed;
+    mapping(address token => bool) public tokenListed;
+    mapping(address token => mapping(address payer => uint256)) public escrowOf;
+    mapping(bytes32 laneId => uint256) internal _lanes;
+    /// @dev two credits per slot (asset ids 2k and 2k+1), each stored as amount + 1 once seeded
+    mapping(address token => mapping(uint256 pair => uint256)) internal _credits;
+    mapping(address token => mapping(address payee => uint256)) public balanceOf;
+    mapping(bytes32 receiptRoot => bool) public rootSettled;
+    mapping(address payer => mapping(uint256 assetId => uint256)) public periodEnd;
+    uint64 public laneCount;
+
+    event TokenAllowed(address indexed token, bool allowed);
+    event Deposited(address indexed payer, address indexed token, uint256 amount);
+    event EscrowWithdrawn(address indexed payer, address indexed token, uint256 amount);
+    event LaneOpened(
+        bytes32 indexed laneId,
+        address indexed payer,
+        uint256 indexed modelId,
+        address token,
+        uint32 termsVersion,
+        bytes32 lineageHash,
+        uint64 seq,
+        uint96 cap,
+        uint40 expiresAt
+    );
+    event LaneToppedUp(bytes32 indexed laneId, uint96 cap, uint40 expiresAt);
+    event LaneReclaimed(bytes32 indexed laneId, address indexed payer, uint256 refund);
+    event Settled(
+        bytes32 indexed receiptRoot, address indexed payer, address indexed token, uint256 total, bytes attribution
+    );
+    event PeriodPurchased(
+        address indexed payer, uint256 indexed assetId, address token, uint256 fee, uint32 termsVersion, uint256 periodEnd
+    );
+    event Distributed(uint256 indexed assetId, address indexed token, uint256 amount);
+    event Withdrawn(address indexed payee, address indexed token, address to, uint256 amount);
+
+    error TokenNotAllowed(address token);
+    error TooManyTokens(uint256 max);
+    error FeeOnTransferToken(address token, uint256 expected, uint256 received);
+    error ZeroAmount();
+    error InsufficientEscrow(address token, uint256 available, uint256 needed);
+    error NotRegistry(address caller);
+    error UnknownModel(uint256 modelId);
+    error PriceAboveMax(uint256 modelId, uint96 pricePerCall, uint96 maxPricePerCall);
+    error ExpiryInPast(uint40 expiresAt);
+    error AmountTooLarge(uint256 amount);
+    error UnknownLane(bytes32 laneId);
+    error NotLanePayer(bytes32 laneId, address caller);
+    error LaneClosed(bytes32 laneId);
+    error LaneExpired(bytes32 laneId, uint40 expiresAt);
+    error LaneNotReclaimable(bytes32 laneId, uint256 reclaimableAt);
+    error LaneOverdrawn(bytes32 laneId, uint256 cumulative, uint96 cap);
+    error VoucherNotNewer(bytes32 laneId, uint256 cumulative, uint96 claimed);
+    error InvalidVoucherSignature(bytes32 laneId);
+    error MissingSignatures(uint256 lanes, uint256 signatures);
+    error MalformedLanes(uint256 offset);
+    error TooManyLanes(uint256 count, uint256 max);
+    error TooManyAncestors(uint256 count, uint256 max);
+    error ZeroReceiptRoot();
+    error RootAlreadySettled(bytes32 receiptRoot);
+    error TotalMismatch(uint256 declared, uint256 computed);
+    error NoFlatFee(uint256 assetId);
+    error FeeAboveMax(uint256 assetId, uint96 fee, uint96 maxFee);
+    error NothingToDistribute(uint256 assetId, address token);
+    error NothingToWithdraw(address token);
+
+    modifier onlyRegistry() {
+        if (msg.sender != address(registry)) revert NotRegistry(msg.sender);
+        _;
+    }
+
+    constructor(IModelRegistry registry_, uint256 reclaimDelay_, address initialOwner)
+        EIP712("tributary", "1")
+        Ownable(initialOwner)
+    {
+        registry = registry_;
+        reclaimDelay = reclaimDelay_;
+    }
+
+    // ------------------------------------------------------------------------------------------ admin
+
+    /// @notice Allows or disallows a token for new deposits, licenses and terms. Withdrawals are never blocked.
+    function setTokenAllowed(address token, bool allowed) external onlyOwner {
+        if (!tokenListed[token]) {
+            if (_tokens.length == MAX_TOKENS) revert TooManyTokens(MAX_TOKENS);
+            tokenListed[token] = true;
+            _tokens.push(token);
+        }
+        tokenAllowed[token] = allowed;
+        emit TokenAllowed(token, allowed);
+    }
+
+    /// @notice Every token ever allowed (at most 8).
+    function tokens() external view returns (address[] memory) {
+        return _tokens;
+    }
+
+    // ----------------------------------------------------------------------------------------- escrow
+
+    /// @notice Deposits `amount` of an allowed token into the caller's escrow. A token that delivers
+    /// less than `amount` (fee on transfer) is refused.
+    function deposit(address token, uint256 amount) external nonReentrant {
+        _deposit(token, msg.sender, amount);
+    }
+
+    /// @notice Withdraws from the caller's escrow (never from an open lane).
+    function withdrawEscrow(address token, uint256 amount) external nonReentrant {
+        uint256 available = escrowOf[token][msg.sender];
+        if (amount == 0) revert ZeroAmount();
+        if (amount > available) revert InsufficientEscrow(token, available, amount);
+        escrowOf[token][msg.sender] = available - amount;
+        emit EscrowWithdrawn(msg.sender, token, amount);
+        IERC20(token).safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------------------------------ lanes
+
+    /// @notice Opens a license lane on `modelId`: locks `cap` from the caller's escrow (after depositing
+    /// `depositAmount` if non-zero) until `expiresAt`, bound to the model's current terms version.
+    /// @param maxPricePerCall refuses the lane if the price was raised above this (front-running guard)
+    function openLicense(uint256 modelId, uint96 cap, uint40 expiresAt, uint96 maxPricePerCall, uint256 depositAmount)
+        external
+        nonReentrant
+        returns (bytes32 laneId)
+    {
+        if (cap == 0) revert ZeroAmount();
+        if (expiresAt <= block.timestamp) revert ExpiryInPast(expiresAt);
+        if (modelId > type(uint64).max || !registry.exists(modelId)) revert UnknownModel(modelId);
+        (address token, uint96 price, uint32 termsVersion, bytes32 lineageHash) = registry.licenseInfo(modelId);
+        if (token == address(0) || !tokenAllowed[token]) revert TokenNotAllowed(token);
+        if (price > maxPricePerCall) revert PriceAboveMax(modelId, price, maxPricePerCall);
+        if (depositAmount > 0) _deposit(token, msg.sender, depositAmount);
+        _takeEscrow(token, msg.sender, cap);
+        laneId = _openLane(token, modelId, termsVersion, lineageHash, cap, expiresAt);
+    }
+
+    function _openLane(
+        address token,
+        uint256 modelId,
+        uint32 termsVersion,
+        bytes32 lineageHash,
+        uint96 cap,
+        uint40 expiresAt
+    ) internal returns (bytes32 laneId) {
+        uint64 seq = ++laneCount;
+        laneId = _laneId(msg.sender, token, uint64(modelId), termsVersion, lineageHash, seq);
+        _lanes[laneId] = _packLane(cap, 0, expiresAt, false);
+        emit LaneOpened(laneId, msg.sender, modelId, token, termsVersion, lineageHash, seq, cap, expiresAt);
+    }
+
+    /// @notice Adds `addCap` to a lane from escrow (after depositing `depositAmount`) and/or moves its
+    /// expiry later. Only the payer; only while the lane has not expired.
+    function topUpLicense(LaneKey calldata key, uint96 addCap, uint40 newExpiresAt, uint256 depositAmount)
+        external
+        nonReentrant
+    {
+        bytes32 laneId = laneIdOf(key);
+        if (msg.sender != key.payer) revert NotLanePayer(laneId, msg.sender);
+        LaneState memory s = _loadLane(laneId);
+        if (s.closed) revert LaneClosed(laneId);
+        if (block.timestamp >= s.expiresAt) revert LaneExpired(laneId, s.expiresAt);
+        if (depositAmount > 0) _deposit(key.token, msg.sender, depositAmount);
+        if (addCap > 0) {
+            uint256 cap = uint256(s.cap) + addCap;
+            if (cap > MASK_96) revert AmountTooLarge(cap);
+            _takeEscrow(key.token, msg.sender, addCap);
+            s.cap = uint96(cap);
+        }
+        if (newExpiresAt > s.expiresAt) s.expiresAt = newExpiresAt;
+        _lanes[laneId] = _packLane(s.cap, s.claimed, s.expiresAt, false);
+        emit LaneToppedUp(laneId, s.cap, s.expiresAt);
+    }
+
+    /// @notice After expiry plus `reclaimDelay`, returns what was never claimed to the payer's escrow and
+    /// closes the lane. Anyone may call it; the refund always goes to the payer.
+    function reclaim(LaneKey calldata key) external nonReentrant returns (uint256 refund) {
+        bytes32 laneId = laneIdOf(key);
+        LaneState memory s = _loadLane(laneId);
+        if (s.closed) revert LaneClosed(laneId);
+        uint256 reclaimableAt = uint256(s.expiresAt) + reclaimDelay;
+        if (block.timestamp < reclaimableAt) revert LaneNotReclaimable(laneId, reclaimableAt);
+        refund = s.cap - s.claimed;
+        _lanes[laneId] = _packLane(s.claimed, s.claimed, s.expiresAt, true);
+        escrowOf[key.token][key.payer] += refund;
+        emit LaneReclaimed(laneId, key.payer, refund);
+    }
+
+    /// @notice The id of the lane with this key.
+    function laneIdOf(LaneKey calldata key) public pure returns (bytes32) {
+        return _laneId(key.payer, key.token, key.modelId, key.termsVersion, key.lineageHash, key.seq);
+    }
+
+    /// @notice The state of a lane (all zero when it does not exist).
+    function laneState(bytes32 laneId) external view returns (LaneState memory) {
+        uint256 w = _lanes[laneId];
+        return LaneState(uint96(w), uint96(w >> 96), uint40(w >> 192), w & CLOSED != 0);
+    }
+
+    /// @notice The EIP-712 digest a payer signs for a voucher.
+    function voucherDigest(bytes32 laneId, uint256 cumulative) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(VOUCHER_TYPEHASH, laneId, cumulative)));
+    }
+
+    // ------------------------------------------------------------------------------------- settlement
+
+    /// @notice Settles a run in one transaction: brings every lane it used up to the cumulative amount
+    /// now owed, credits every model and every ancestor's share, and records the receipt root once.
+    /// @param payer whose lanes are charged; when the caller is not the payer, `signatures` must hold one
+    /// 65-byte voucher signature of the payer per lane
+    /// @param total must equal the sum of what the lanes move, to the unit
+    /// @param lanes packed lane entries (see the contract notes)
+    function settle(
+        address payer,
+        address token,
+        uint256 total,
+        bytes32 receiptRoot,
+        bytes calldata lanes,
+        bytes calldata signatures
+    ) external nonReentrant {
+        if (receiptRoot == bytes32(0)) revert ZeroReceiptRoot();
+        if (rootSettled[receiptRoot]) revert RootAlreadySettled(receiptRoot);
+        rootSettled[receiptRoot] = true;
+        (uint256 computed, bytes memory attribution) = _apply(payer, token, lanes, signatures);
+        if (computed != total) revert TotalMismatch(total, computed);
+        emit Settled(receiptRoot, payer, token, computed, attribution);
+    }
+
+    /// @notice Redeems vouchers without a run: what a provider calls alone, at any time, with the
+    /// payer's newest signed voucher per lane. Same packed entries as `settle`.
+    function redeem(address payer, address token, bytes calldata lanes, bytes calldata signatures)
+        external
+        nonReentrant
+        returns (uint256 total)
+    {
+        bytes memory attribution;
+        (total, attribution) = _apply(payer, token, lanes, signatures);
+        emit Settled(bytes32(0), payer, token, total, attribution);
+    }
+
+    // --------------------------------------------------------------------------------------- flat fee
+
+    /// @notice Buys (or extends) a flat-fee period on an asset, paid from escrow (after depositing
+    /// `depositAmount`) and credited at once with the same lineage split as per-call revenue.
+    function buyPeriod(uint256 assetId, uint96 maxFee, uint256 depositAmount)
+        external
+        nonReentrant
+        returns (uint256 end)
+    {
+        if (!registry.exists(assetId)) revert UnknownModel(assetId);
+        (address token, uint96 fee, uint32 period, uint32 termsVersion, bytes memory lineage) =
+            registry.flatFeeInfo(assetId);
+        if (fee == 0) revert NoFlatFee(assetId);
+        if (fee > maxFee) revert FeeAboveMax(assetId, fee, maxFee);
+        if (!tokenAllowed[token]) revert TokenNotAllowed(token);
+        if (depositAmount > 0) _deposit(token, msg.sender, depositAmount);
+        _takeEscrow(token, msg.sender, fee);
+
+        uint256 n = lineage.length / 10;
+        bytes memory attribution = new bytes((n + 1) * 21);
+        uint256 rest = fee;
+        for (uint256 i; i < n; ++i) {
+            uint256 word;
+            assembly ("memory-safe") {
+                word := mload(add(add(lineage, 32), mul(i, 10)))
+            }
+            uint256 ancestor = word >> 192;
+            uint256 share = (uint256(fee) * ((word >> 176) & 0xffff)) / BPS;
+            rest -= share;
+            _credit(token, ancestor, share);
+            _writeAttribution(attribution, i + 1, ancestor, 1, share);
+        }
+        _credit(token, assetId, rest);
+        _writeAttribution(attribution, 0, assetId, 0, rest);
+
+        uint256 start = periodEnd[msg.sender][assetId];
+        if (start < block.timestamp) start = block.timestamp;
+        end = start + period;
+        periodEnd[msg.sender][assetId] = end;
+        emit PeriodPurchased(msg.sender, assetId, token, fee, termsVersion, end);
+        emit Settled(bytes32(0), msg.sender, token, fee, attribution);
+    }
+
+    // ---------------------------------------------------------------------------------------- payouts
+
+    /// @notice What `assetId` has been credited in `token` and not yet distributed.
+    function creditOf(address token, uint256 assetId) public view returns (uint256) {
+        uint256 half = (_credits[token][assetId >> 1] >> ((assetId & 1) * 128)) & MASK_128;
+        return half == 0 ? 0 : half - 1;
+    }
+
+    /// @notice Moves an asset's credited balance to its payees' withdrawable balances. Anyone may call
+    /// it. Each payee gets floor(amount x share / 10 000); the first payee also gets the remainder.
+    function distribute(uint256 assetId, address token) external nonReentrant returns (uint256 amount) {
+        amount = _distribute(assetId, token);
+        if (amount == 0) revert NothingToDistribute(assetId, token);
+    }
+
+    /// @notice Withdraws the caller's whole payee balance in `token` to `to`.
+    function withdraw(address token, address to) external nonReentrant returns (uint256 amount) {
+        amount = balanceOf[token][msg.sender];
+        if (amount == 0) revert NothingToWithdraw(token);
+        balanceOf[token][msg.sender] = 0;
+        emit Withdrawn(msg.sender, token, to, amount);
+        IERC20(token).safeTransfer(to, amount);
+    }
+
+    // ---------------------------------------------------------------------------------- registry hooks
+
+    /// @inheritdoc ILedgerHooks
+    function seedCredits(address token, uint256 assetId, bytes calldata lineage) external onlyRegistry {
+        _seed(token, assetId);
+        uint256 n = lineage.length / 10;
+        for (uint256 i; i < n; ++i) {
+            _seed(token, uint64(bytes8(lineage[i * 10:i * 10 + 8])));
+        }
+    }
+
+    /// @inheritdoc ILedgerHooks
+    function flushCredits(uint256 assetId) external onlyRegistry nonReentrant {
+        uint256 n = _tokens.length;
+        for (uint256 i; i < n; ++i) {
+            _distribute(assetId, _tokens[i]);
+        }
+    }
+
+    // --------------------------------------------------------------------------------------- internal
+
+    /// @dev What one settlement carries from lane to lane.
+    struct Run {
+        address payer;
+        address token;
+        bool signed;
+        uint256 delay;
+        uint256 total;
+        uint256 credits;
+        uint256 lanes;
+        bytes attribution;
+    }
+
+    function _apply(address payer, address token, bytes calldata lanes, bytes calldata signatures)
+        internal
+        returns (uint256 total, bytes memory attribution)
+    {
+        uint256 len = lanes.length;
+        // at most one credit per 10 bytes of calldata; the length is trimmed to what was written
+        Run memory r = Run(payer, token, msg.sender != payer, reclaimDelay, 0, 0, 0, new bytes((len / 10 + 1) * 21));
+        uint256 o;
+        while (o < len) {
+            o = _applyLane(r, lanes, o, signatures);
+        }
+        if (r.signed && signatures.length != r.lanes * 65) revert MissingSignatures(r.lanes, signatures.length / 65);
+        attribution = r.attribution;
+        uint256 size = r.credits * 21;
+        assembly ("memory-safe") {
+            mstore(attribution, size)
+        }
+        total = r.total;
+    }
+
+    function _applyLane(Run memory r, bytes calldata lanes, uint256 o, bytes calldata signatures)
+        internal
+        returns (uint256 next)
+    {
+        (bytes32 laneId, uint256 modelId, uint256 cumulative, uint256 ancStart, uint256 end) = _readLane(r, lanes, o);
+        uint256 delta = _chargeLane(r, laneId, cumulative, signatures);
+        _creditLane(r, lanes, ancStart, end, modelId, delta);
+        next = end;
+    }
+
+    /// @dev Credits each ancestor floor(delta x bps / 10 000) and the model the rest.
+    function _creditLane(Run memory r, bytes calldata lanes, uint256 ancStart, uint256 end, uint256 modelId, uint256 delta)
+        internal
+    {
+        uint256 rest = delta;
+        uint256 first = r.credits;
+        uint256 credits = first;
+        for (uint256 a = ancStart; a < end; a += 10) {
+            uint256 entry;
+            assembly ("memory-safe") {
+                entry := calldataload(add(lanes.offset, a))
+            }
+            uint256 share = (delta * ((entry >> 176) & 0xffff)) / BPS;
+            rest -= share;
+            _credit(r.token, entry >> 192, share);
+            _writeAttribution(r.attribution, ++credits, entry >> 192, 1, share);
+        }
+        _credit(r.token, modelId, rest);
+        // the model's entry goes before its ancestors', in the slot left free for it
+        _writeAttribution(r.attribution, first, modelId, 0, rest);
+        r.credits = credits + 1;
+    }
+
+    /// @dev Checks the lane can move to `cumulative` and moves it; returns what it moved.
+    function _chargeLane(Run memory r, bytes32 laneId, uint256 cumulative, bytes calldata signatures)
+        internal
+        returns (uint256 delta)
+    {
+        uint256 w = _lanes[laneId];
+        if (w == 0) revert UnknownLane(laneId);
+        if (w & CLOSED != 0) revert LaneClosed(laneId);
+        uint256 claimed = (w >> 96) & MASK_96;
+        uint256 expiresAt = (w >> 192) & 0xffffffffff;
+        if (block.timestamp >= expiresAt + r.delay) revert LaneExpired(laneId, uint40(expiresAt));
+        if (cumulative > w & MASK_96) revert LaneOverdrawn(laneId, cumulative, uint96(w));
+        if (cumulative <= claimed) revert VoucherNotNewer(laneId, cumulative, uint96(claimed));
+        if (r.signed) _checkVoucher(r.payer, laneId, cumulative, signatures, r.lanes);
+        _lanes[laneId] = (w & ~(MASK_96 << 96)) | (cumulative << 96);
+        if (++r.lanes > MAX_LANES) revert TooManyLanes(r.lanes, MAX_LANES);
+        delta = cumulative - claimed;
+        r.total += delta;
+    }
+
+    /// @dev Parses the lane entry at `o` and recomputes its id from the payer, token and calldata.
+    function _readLane(Run memory r, bytes calldata lanes, uint256 o)
+        internal
+        pure
+        returns (bytes32 laneId, uint256 modelId, uint256 cumulative, uint256 ancStart, uint256 end)
+    {
+        if (o + 33 > lanes.length) revert MalformedLanes(o);
+        uint256 head;
+        uint256 tail;
+        assembly ("memory-safe") {
+            head := calldataload(add(lanes.offset, o))
+            tail := calldataload(add(lanes.offset, add(o, 20)))
+        }
+        modelId = head >> 192;
+        cumulative = tail >> 160;
+        uint256 n = (tail >> 152) & 0xff;
+        if (n > MAX_ANCESTORS) revert TooManyAncestors(n, MAX_ANCESTORS);
+        ancStart = o + 33;
+        end = ancStart + n * 10;
+        if (end > lanes.length) revert MalformedLanes(o);
+        laneId = _laneIdAt(r.payer, r.token, head, lanes[ancStart:end]);
+    }
+
+    /// @dev keccak(payer | token | modelId, termsVersion, seq (the first 20 bytes of `head`) | keccak(lineage))
+    function _laneIdAt(address payer, address token, uint256 head, bytes calldata lineage)
+        internal
+        pure
+        returns (bytes32 laneId)
+    {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, lineage.offset, lineage.length)
+            let lineageHash := keccak256(m, lineage.length)
+            mstore(m, shl(96, payer))
+            mstore(add(m, 20), shl(96, token))
+            mstore(add(m, 40), and(head, not(sub(shl(96, 1), 1))))
+            mstore(add(m, 60), lineageHash)
+            laneId := keccak256(m, 92)
+        }
+    }
+
+    function _checkVoucher(
+        address payer,
+        bytes32 laneId,
+        uint256 cumulative,
+        bytes calldata signatures,
+        uint256 index
+    ) internal view {
+        uint256 start = index * 65;
+        if (signatures.length < start + 65) revert MissingSignatures(index + 1, signatures.length / 65);
+        bytes32 digest = voucherDigest(laneId, cumulative);
+        if (!SignatureChecker.isValidSignatureNow(payer, digest, signatures[start:start + 65])) {
+            revert InvalidVoucherSignature(laneId);
+        }
+    }
+
+    function _writeAttribution(bytes memory out, uint256 index, uint256 assetId, uint256 role, uint256 amount)
+        internal
+        pure
+    {
+        uint256 packed = (assetId << 192) | (role << 184) | (amount << 88);
+        assembly ("memory-safe") {
+            let p := add(add(out, 32), mul(index, 21))
+            // keep the 11 bytes after this 21-byte entry: an earlier entry may already be written there
+            let following := mload(add(p, 21))
+            mstore(p, packed)
+            mstore(add(p, 21), following)
+        }
+    }
+
+    function _credit(address token, uint256 assetId, uint256 amount) internal {
+        uint256 shift = (assetId & 1) * 128;
+        mapping(uint256 => uint256) storage slots = _credits[token];
+        uint256 w = slots[assetId >> 1];
+        uint256 half = (w >> shift) & MASK_128;
+        // a never-seeded half starts at the +1 offset; 2^128 units is beyond any token supply we accept
+        uint256 next = (half == 0 ? 1 : half) + amount;
+        slots[assetId >> 1] = (w & ~(MASK_128 << shift)) | (next << shift);
+    }
+
+    function _seed(address token, uint256 assetId) internal {
+        uint256 shift = (assetId & 1) * 128;
+        uint256 w = _credits[token][assetId >> 1];
+        if ((w >> shift) & MASK_128 == 0) _credits[token][assetId >> 1] = w | (uint256(1) << shift);
+    }
+
+    function _distribute(uint256 assetId, address token) internal returns (uint256 amount) {
+        amount = creditOf(token, assetId);
+        if (amount == 0) return 0;
+        uint256 shift = (assetId & 1) * 128;
+        uint256 w = _credits[token][assetId >> 1];
+        _credits[token][assetId >> 1] = (w & ~(MASK_128 << shift)) | (uint256(1) << shift);
+        (address[] memory payees, uint16[] memory shares) = registry.payeesOf(assetId);
+        uint256 rest = amount;
+        for (uint256 i = 1; i < payees.length; ++i) {
+            uint256 part = (amount * shares[i]) / BPS;
+            rest -= part;
+            balanceOf[token][payees[i]] += part;
+        }
+        balanceOf[token][payees[0]] += rest;
+        emit Distributed(assetId, token, amount);
+    }
+
+    function _deposit(address token, address payer, uint256 amount) internal {
+        if (!tokenAllowed[token]) revert TokenNotAllowed(token);
+        if (amount == 0) revert ZeroAmount();
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(payer, address(this), amount);
+        uint256 received = IERC20(token).balanceOf(address(this)) - before;
+        if (received != amount) revert FeeOnTransferToken(token, amount, received);
+        escrowOf[token][payer] += amount;
+        emit Deposited(payer, token, amount);
+    }
+
+    function _takeEscrow(address token, address payer, uint256 amount) internal {
+        uint256 available = escrowOf[token][payer];
+        if (available < amount) revert InsufficientEscrow(token, available, amount);
+        escrowOf[token][payer] = available - amount;
+    }
+
+    function _loadLane(bytes32 laneId) internal view returns (LaneState memory s) {
+        uint256 w = _lanes[laneId];
+        if (w == 0) revert UnknownLane(laneId);
+        s = LaneState(uint96(w), uint96(w >> 96), uint40(w >> 192), w & CLOSED != 0);
+    }
+
+    function _packLane(uint96 cap, uint96 claimed, uint40 expiresAt, bool closed) internal pure returns (uint256) {
+        return uint256(cap) | (uint256(claimed) << 96) | (uint256(expiresAt) << 192) | (closed ? CLOSED : 0);
+    }
+
+    function _laneId(
+        address payer,
+        address token,
+        uint64 modelId,
+        uint32 termsVersion,
+        bytes32 lineageHash,
+        uint64 seq
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(payer, token, modelId, termsVersion, seq, lineageHash));
+    }
+}
