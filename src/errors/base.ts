@@ -35,9 +35,11 @@ export class BaseError extends Error {
           : undefined)
     const meta = parameters.metaMessages ?? []
     super(
-      [shortMessage, ...(meta.length ? ['', ...meta] : []), ...(details ? ['', `Details: ${details}`] : [])].join(
-        '\n',
-      ),
+      [
+        shortMessage,
+        ...(meta.length ? ['', ...meta] : []),
+        ...(details ? ['', `Details: ${details}`] : []),
+      ].join('\n'),
       parameters.cause === undefined ? undefined : { cause: parameters.cause },
     )
     this.shortMessage = shortMessage
