@@ -3,6 +3,12 @@ pragma solidity 0.8.37;
 
 /// @notice The cheatcodes the suites use (forge's Vm at the well-known address).
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     function warp(uint256) external;
     function roll(uint256) external;
     function prank(address) external;
@@ -21,6 +27,11 @@ interface Vm {
     function etch(address, bytes calldata) external;
     function snapshotState() external returns (uint256);
     function revertToState(uint256) external returns (bool);
+    function expectEmit(bool, bool, bool, bool, address) external;
+    function expectEmit() external;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory);
+    function load(address, bytes32) external view returns (bytes32);
 }
 
 /// @notice A small test base: cheatcodes, assertions that revert with a message, bounded fuzz inputs,
@@ -59,6 +70,17 @@ abstract contract Test {
         }
     }
 
+    /// @notice A labelled address with a known private key, so it can sign vouchers.
+    function makeAddrAndKey(string memory name) internal returns (address a, uint256 key) {
+        key = uint256(keccak256(bytes(name)));
+        a = vm.addr(key);
+        vm.label(a, name);
+    }
+
+    function makeAddr(string memory name) internal returns (address a) {
+        (a,) = makeAddrAndKey(name);
+    }
+
     function fail(string memory message) internal pure {
         revert(message);
     }
@@ -85,6 +107,22 @@ abstract contract Test {
 
     function assertEq(address a, address b) internal pure {
         if (a != b) revert("addresses differ");
+    }
+
+    function assertEq(uint256 a, uint256 b, string memory message, uint256 index) internal pure {
+        if (a != b) revert(string.concat(message, "[", _str(index), "]: expected ", _str(b), ", got ", _str(a)));
+    }
+
+    function assertEq(address a, address b, string memory message) internal pure {
+        if (a != b) revert(string.concat(message, ": addresses differ"));
+    }
+
+    function assertEq(bytes32 a, bytes32 b, string memory message) internal pure {
+        if (a != b) revert(string.concat(message, ": bytes32 differ"));
+    }
+
+    function assertEq(bytes memory a, bytes memory b, string memory message) internal pure {
+        if (keccak256(a) != keccak256(b)) revert(string.concat(message, ": bytes differ"));
     }
 
     function assertEq(bytes32 a, bytes32 b) internal pure {
