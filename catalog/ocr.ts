@@ -70,7 +70,10 @@ function localLangPath(): string {
  */
 export function createOcrModel(options: CatalogModelOptions) {
   let worker: Promise<Tesseract.Worker> | undefined
+  let closed = false
   const getWorker = () => {
+    // a closed model must not start a worker that nothing would terminate
+    if (closed) throw new Error(`${OCR_ID} was closed; create a new model to recognise more images`)
     worker ??= Tesseract.createWorker('eng', Tesseract.OEM.LSTM_ONLY, {
       langPath: localLangPath(),
       gzip: true,
@@ -100,6 +103,7 @@ export function createOcrModel(options: CatalogModelOptions) {
       return { text: data.text.trim(), confidence: Math.max(0, Math.min(1, data.confidence / 100)) }
     },
     close: async () => {
+      closed = true
       const w = worker
       worker = undefined
       // a worker that failed to start has nothing to terminate

@@ -3,7 +3,7 @@ import { PNG } from 'pngjs'
 import { afterAll, describe, expect, test } from 'vitest'
 import { createOcrModel, loadSampleDocument, OCR_ID } from '../../catalog/index.js'
 import { cardSchema } from '../../src/models/card.js'
-import { InvalidModelInputError } from '../../src/models/errors.js'
+import { InvalidModelInputError, ModelRunError } from '../../src/models/errors.js'
 
 const payee = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
 const ocr = createOcrModel({ payees: payee })
@@ -87,5 +87,13 @@ describe(OCR_ID, () => {
       required: ['image'],
     })
     expect(ocr.card.terms).toMatchObject({ pricePerCall: '5000', royaltyBps: 500 })
+  })
+
+  test('a closed model starts no new worker', async () => {
+    const model = createOcrModel({ payees: payee })
+    await model.close()
+    const err = await model.handler({ image: loadSampleDocument().image }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ModelRunError)
+    expect((err as Error).message).toMatch(/was closed; create a new model/)
   })
 })
