@@ -18,7 +18,8 @@ export type RankedSentence = { index: number; text: string; score: number }
  * Ranks the sentences of a text with TextRank (Mihalcea & Tarau, 2004): sentences are nodes, edges
  * are weighted by content-word overlap normalised by sentence length (|Si ∩ Sj| / (log|Si| + log|Sj|)),
  * and scores are the stationary weights of a damped PageRank walk. Content words are wink-nlp's
- * lemmas of tokens that are words and not stop words.
+ * lemmas of tokens that are words and not stop words. Ties (sentences sharing no words, as in short
+ * texts) go to the sentence with more content words, then to the earlier one.
  *
  * @example
  * ```ts
@@ -39,7 +40,8 @@ export function rankSentences(text: string): RankedSentence[] {
     lemmas.forEach((l, k) => {
       if (types[k] === 'word' && !stop[k] && l.length > 1) words.add(l.toLowerCase())
     })
-    const t = (s.out() as string).trim()
+    // OCR output breaks lines inside sentences; a summary reads better on one line
+    const t = (s.out() as string).replace(/\s+/g, ' ').trim()
     if (t) sentences.push({ text: t, words })
   })
   const n = sentences.length
@@ -76,9 +78,16 @@ export function rankSentences(text: string): RankedSentence[] {
     scores = next
     if (delta < EPSILON) break
   }
+  // Sentences that share no words (short texts) tie; among equals, prefer the one that says more.
   return sentences
-    .map((s, index) => ({ index, text: s.text, score: Math.round((scores[index] as number) * 1e6) / 1e6 }))
-    .sort((a, b) => b.score - a.score || a.index - b.index)
+    .map((s, index) => ({
+      index,
+      text: s.text,
+      score: Math.round((scores[index] as number) * 1e6) / 1e6,
+      content: s.words.size,
+    }))
+    .sort((a, b) => b.score - a.score || b.content - a.content || a.index - b.index)
+    .map(({ index, text, score }) => ({ index, text, score }))
 }
 
 /**

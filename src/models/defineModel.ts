@@ -172,13 +172,17 @@ export function defineModel(
   if (kind !== 'model' && kind !== 'dataset') add(['kind'], "must be 'model' or 'dataset'")
   if (typeof parameters.description !== 'string' || parameters.description.length > LIMITS.maxDescription)
     add(['description'], `must be a string of at most ${LIMITS.maxDescription} characters`)
-  const capabilities = [...parameters.capabilities]
+  // JavaScript callers get issues, not TypeErrors, for missing lists
+  if (!Array.isArray(parameters.capabilities)) add(['capabilities'], 'must be an array of capability tags')
+  const capabilities = Array.isArray(parameters.capabilities) ? [...parameters.capabilities] : []
   if (capabilities.length > LIMITS.maxCapabilities) add(['capabilities'], `at most ${LIMITS.maxCapabilities}`)
   capabilities.forEach((c, i) => {
     if (!CAPABILITY_PATTERN.test(c)) add(['capabilities', i], 'lower-case tag such as text.sentiment')
   })
   if (new Set(capabilities).size !== capabilities.length) add(['capabilities'], 'duplicate capability')
-  const parents = [...(parameters.lineage?.parents ?? [])]
+  const rawParents = parameters.lineage?.parents ?? []
+  if (!Array.isArray(rawParents)) add(['lineage', 'parents'], 'must be an array of model ids')
+  const parents = Array.isArray(rawParents) ? [...rawParents] : []
   if (parents.length > LIMITS.maxParents) add(['lineage', 'parents'], `at most ${LIMITS.maxParents} parents`)
   parents.forEach((p, i) => {
     if (!MODEL_ID_PATTERN.test(p)) add(['lineage', 'parents', i], "parent ids look like 'publisher/name'")
@@ -206,7 +210,20 @@ export function defineModel(
   if (issues.length) throw new InvalidModelDefinitionError({ modelId: id, issues })
 
   const termIssues: ValidationIssue[] = []
-  checkTerms(parameters.terms, { addIssue: (i) => termIssues.push(i) })
+  const t = parameters.terms as Partial<ModelTerms> | undefined
+  if (
+    !t ||
+    typeof t.pricePerCall !== 'bigint' ||
+    !Array.isArray(t.payees) ||
+    typeof t.royaltyBps !== 'number'
+  )
+    termIssues.push({
+      path: [],
+      message: 'terms need pricePerCall (bigint), payees ({ address, shareBps }[]) and royaltyBps (number)',
+    })
+  else if (t.flatFee !== undefined && typeof t.flatFee !== 'bigint')
+    termIssues.push({ path: ['flatFee'], message: 'flatFee must be a bigint' })
+  else checkTerms(parameters.terms, { addIssue: (i) => termIssues.push(i) })
   if (termIssues.length) throw new InvalidTermsError({ modelId: id, issues: termIssues })
 
   const terms: ModelTerms = Object.freeze({ ...parameters.terms, payees: [...parameters.terms.payees] })

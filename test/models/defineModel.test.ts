@@ -248,6 +248,11 @@ describe('terms and definition are checked', () => {
     expect(() => echo({ lineage: { parents: ['a/b', 'a/b'] } })).toThrow(/duplicate parent/)
     expect(() => echo({ output: z.object({ amount: z.bigint() }) })).toThrow(/JSON Schema/)
     expect(() => echo({ run: undefined })).toThrow(/needs a run/)
+    expect(() => echo({ capabilities: 'ocr' })).toThrow(/must be an array of capability tags/)
+    expect(() => echo({ terms: { pricePerCall: 2000, payees: [], royaltyBps: 0 } })).toThrow(
+      InvalidTermsError,
+    )
+    expect(() => echo({ terms: undefined })).toThrow(/terms need pricePerCall \(bigint\)/)
   })
 })
 
