@@ -1,0 +1,80 @@
+import { type Hex, keccak256, stringToBytes } from 'viem'
+
+/**
+ * Serialises a value to canonical JSON: object keys sorted, `bigint` written as `{"$bigint":"<decimal>"}`,
+ * `undefined` object members dropped. The same value always gives the same bytes, so hashes are stable.
+ *
+ * @example
+ * ```ts
+ * canonicalJson({ b: 1n, a: 'x' }) // '{"a":"x","b":{"$bigint":"1"}}'
+ * ```
+ */
+export function canonicalJson(value: unknown): string {
+  return write(value)
+}
+
+function write(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value)
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null'
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'bigint':
+      return `{"$bigint":"${value.toString()}"}`
+    case 'undefined':
+      return 'null'
+    case 'object': {
+      if (value === null) return 'null'
+      if (Array.isArray(value)) return `[${value.map(write).join(',')}]`
+      if (value instanceof Uint8Array) return `{"$bytes":"${Buffer.from(value).toString('hex')}"}`
+      const rec = value as Record<string, unknown>
+      const keys = Object.keys(rec).sort()
+      let out = '{'
+      let first = true
+      for (const k of keys) {
+        const v = rec[k]
+        if (v === undefined || typeof v === 'function') continue
+        out += `${first ? '' : ','}${JSON.stringify(k)}:${write(v)}`
+        first = false
+      }
+      return `${out}}`
+    }
+    default:
+      return 'null'
+  }
+}
+
+/**
+ * Parses what `canonicalJson` wrote, restoring `bigint` and byte values.
+ *
+ * @example
+ * ```ts
+ * parseCanonicalJson('{"a":{"$bigint":"5"}}') // { a: 5n }
+ * ```
+ */
+export function parseCanonicalJson<T = unknown>(text: string): T {
+  return JSON.parse(text, (_k, v) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const keys = Object.keys(v)
+      if (keys.length === 1) {
+        if (keys[0] === '$bigint') return BigInt(v.$bigint)
+        if (keys[0] === '$bytes') return new Uint8Array(Buffer.from(v.$bytes, 'hex'))
+      }
+    }
+    return v
+  }) as T
+}
+
+/**
+ * keccak256 of a value's canonical JSON: the key under which blobs are stored.
+ *
+ * @example
+ * ```ts
+ * const ref = hashJson({ text: 'hello' }) // 0x…
+ * ```
+ */
+export function hashJson(value: unknown): Hex {
+  return keccak256(stringToBytes(canonicalJson(value)))
+}

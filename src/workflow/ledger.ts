@@ -1,0 +1,87 @@
+import { bytesToHex, type Hex, hexToBytes, keccak256, stringToBytes } from 'viem'
+import { DuplicateIdempotencyKeyError } from './errors.js'
+import type { LedgerEntry } from './types.js'
+
+/**
+ * The idempotency key of a paid call: keccak256(runId ‖ uint32be(item) ‖ utf8(stepId)). A retry, a restore or a
+ * redelivery of the same step and item produces the same key, so the provider answers again without charging.
+ *
+ * @example
+ * ```ts
+ * idempotencyKey(runId, 'pages[].ocr', 3)
+ * ```
+ */
+export function idempotencyKey(runId: Hex, stepId: string, item: number): Hex {
+  const run = hexToBytes(runId)
+  const step = stringToBytes(stepId)
+  const buf = new Uint8Array(run.length + 4 + step.length)
+  buf.set(run, 0)
+  new DataView(buf.buffer).setUint32(run.length, item >>> 0)
+  buf.set(step, run.length + 4)
+  return bytesToHex(keccak256(buf, 'bytes'))
+}
+
+/** A ledger entry as the ledger records it, before it is given an index. */
+export type LedgerRecord = Omit<LedgerEntry, 'index'>
+
+/** A run's attribution ledger: every paid call, once per idempotency key, in the order they were paid. */
+export type AttributionLedger = {
+  readonly entries: readonly LedgerEntry[]
+  /** Sum of amounts, per payment token. */
+  totals(): Map<string, bigint>
+  /** Sum of amounts in every token. */
+  total(): bigint
+  has(key: Hex): boolean
+  get(key: Hex): LedgerEntry | undefined
+  /** The output recorded with a paid call, if it is known here (kept for reuse, never re-paid). */
+  output(key: Hex): { readonly value: unknown } | undefined
+  /** Records a paid call. Throws `DuplicateIdempotencyKeyError` when the key is already recorded. */
+  record(entry: LedgerRecord, output: unknown): LedgerEntry
+}
+
+/**
+ * Creates an attribution ledger, optionally seeded with the entries (and outputs) of a restored run.
+ *
+ * @example
+ * ```ts
+ * const ledger = createAttributionLedger()
+ * ledger.record({ idempotencyKey: key, stepId: 'ocr', item: 0, ...payment }, output)
+ * ledger.record({ idempotencyKey: key, ... }, output) // throws DuplicateIdempotencyKeyError
+ * ```
+ */
+export function createAttributionLedger(
+  seed: readonly { readonly entry: LedgerEntry; readonly output?: { readonly value: unknown } }[] = [],
+): AttributionLedger {
+  const entries: LedgerEntry[] = []
+  const byKey = new Map<Hex, LedgerEntry>()
+  const outputs = new Map<Hex, { readonly value: unknown }>()
+  for (const s of seed) {
+    entries.push(s.entry)
+    byKey.set(s.entry.idempotencyKey, s.entry)
+    if (s.output) outputs.set(s.entry.idempotencyKey, s.output)
+  }
+  return {
+    entries,
+    totals() {
+      const out = new Map<string, bigint>()
+      for (const e of entries) out.set(e.token, (out.get(e.token) ?? 0n) + e.amount)
+      return out
+    },
+    total() {
+      let t = 0n
+      for (const e of entries) t += e.amount
+      return t
+    },
+    has: (key) => byKey.has(key),
+    get: (key) => byKey.get(key),
+    output: (key) => outputs.get(key),
+    record(record, output) {
+      if (byKey.has(record.idempotencyKey)) throw new DuplicateIdempotencyKeyError(record.idempotencyKey)
+      const entry: LedgerEntry = { index: entries.length, ...record }
+      entries.push(entry)
+      byKey.set(entry.idempotencyKey, entry)
+      outputs.set(entry.idempotencyKey, { value: output })
+      return entry
+    },
+  }
+}

@@ -1,0 +1,37 @@
+import { WorkflowDefinitionError } from './errors.js'
+import { parseRange } from './semver.js'
+import type { CapabilityQuery, ModelIdRef, ModelRef } from './types.js'
+
+/**
+ * Parses `'owner/name@range'` (range defaults to `*`) into `{ id, range }`; a capability query passes through.
+ *
+ * @example
+ * ```ts
+ * parseModelRef('acme/ocr@^1.2') // { id: 'acme/ocr', range: '^1.2' }
+ * ```
+ */
+export function parseModelRef(ref: string | ModelRef): ModelRef {
+  if (typeof ref !== 'string') return ref
+  const at = ref.lastIndexOf('@')
+  const id = at > 0 ? ref.slice(0, at) : ref
+  const range = at > 0 ? ref.slice(at + 1) : '*'
+  if (!id || !parseRange(range))
+    throw new WorkflowDefinitionError(
+      `"${ref}" is not a model reference; write "owner/name@<semver range>", e.g. "acme/ocr@^1.2".`,
+    )
+  return { id, range }
+}
+
+/** Whether a reference is a capability query. */
+export const isCapabilityQuery = (ref: ModelRef): ref is CapabilityQuery => 'capability' in ref
+
+/** A readable form of a reference, for messages and plans. */
+export function formatModelRef(ref: ModelRef): string {
+  if (!isCapabilityQuery(ref)) return `${(ref as ModelIdRef).id}@${(ref as ModelIdRef).range}`
+  const parts = [`capability=${ref.capability}`]
+  if (ref.maxPricePerCall !== undefined) parts.push(`maxPricePerCall=${ref.maxPricePerCall}`)
+  if (ref.range) parts.push(`range=${ref.range}`)
+  if (ref.token) parts.push(`token=${ref.token}`)
+  if (ref.alsoCapabilities?.length) parts.push(`also=${ref.alsoCapabilities.join('+')}`)
+  return `{${parts.join(', ')}}`
+}
