@@ -22,8 +22,10 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 ///
 /// Packed lane entry in `settle` / `redeem` calldata (33 + 10n bytes):
 ///   uint64 modelId | uint32 termsVersion | uint64 seq | uint96 cumulative | uint8 n | n x (uint64 id, uint16 bps)
-/// Packed attribution in the `Settled` event (21 bytes per credit):
-///   uint64 assetId | uint8 role (0 model, 1 ancestor) | uint96 amount
+/// Packed attribution in the `Settled` event (20 bytes per lane or flat-fee purchase):
+///   uint64 modelId | uint96 amount charged
+/// Each ancestor of the model was credited floor(amount x bps / 10 000) and the model the rest, by the
+/// model's immutable lineage (`ModelRegistry.lineageOf`), so indexers rebuild every credit exactly.
 contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -319,29 +321,14 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         if (depositAmount > 0) _deposit(token, msg.sender, depositAmount);
         _takeEscrow(token, msg.sender, fee);
 
-        uint256 n = lineage.length / 10;
-        bytes memory attribution = new bytes((n + 1) * 21);
-        uint256 rest = fee;
-        for (uint256 i; i < n; ++i) {
-            uint256 word;
-            assembly ("memory-safe") {
-                word := mload(add(add(lineage, 32), mul(i, 10)))
-            }
-            uint256 ancestor = word >> 192;
-            uint256 share = (uint256(fee) * ((word >> 176) & 0xffff)) / BPS;
-            rest -= share;
-            _credit(token, ancestor, share);
-            _writeAttribution(attribution, i + 1, ancestor, 1, share);
-        }
-        _credit(token, assetId, rest);
-        _writeAttribution(attribution, 0, assetId, 0, rest);
+        _creditSplit(token, assetId, fee, lineage);
 
         uint256 start = periodEnd[msg.sender][assetId];
         if (start < block.timestamp) start = block.timestamp;
         end = start + period;
         periodEnd[msg.sender][assetId] = end;
         emit PeriodPurchased(msg.sender, assetId, token, fee, termsVersion, end);
-        emit Settled(bytes32(0), msg.sender, token, fee, attribution);
+        emit Settled(bytes32(0), msg.sender, token, fee, abi.encodePacked(uint64(assetId), uint96(fee)));
     }
 
     // ---------------------------------------------------------------------------------------- payouts
@@ -389,112 +376,186 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
 
     // --------------------------------------------------------------------------------------- internal
 
-    /// @dev What one settlement carries from lane to lane.
-    struct Run {
-        address payer;
-        address token;
-        bool signed;
-        uint256 delay;
-        uint256 total;
-        uint256 credits;
-        uint256 lanes;
-        bytes attribution;
-    }
-
     function _apply(address payer, address token, bytes calldata lanes, bytes calldata signatures)
         internal
         returns (uint256 total, bytes memory attribution)
     {
-        uint256 len = lanes.length;
-        // at most one credit per 10 bytes of calldata; the length is trimmed to what was written
-        Run memory r = Run(payer, token, msg.sender != payer, reclaimDelay, 0, 0, 0, new bytes((len / 10 + 1) * 21));
-        uint256 o;
-        while (o < len) {
-            o = _applyLane(r, lanes, o, signatures);
+        uint256 count;
+        if (msg.sender != payer) {
+            count = _checkVouchers(payer, token, lanes, signatures);
+            if (signatures.length != count * 65) revert MissingSignatures(count, signatures.length / 65);
         }
-        if (r.signed && signatures.length != r.lanes * 65) revert MissingSignatures(r.lanes, signatures.length / 65);
-        attribution = r.attribution;
-        uint256 size = r.credits * 21;
+        uint256[4] memory failure;
+        (total, count, attribution) = _applyPacked(payer, token, lanes, failure);
+        if (failure[0] != 0) _revertLane(failure);
+        if (count > MAX_LANES) revert TooManyLanes(count, MAX_LANES);
+    }
+
+    /// @dev The settlement hot path, in one assembly block (gas: one cold read and write per lane and
+    /// per credit, near the EVM floor). For each packed entry it recomputes the lane id, checks the lane
+    /// (exists, open, in time, under cap, strictly newer), moves `claimed` up to the cumulative amount,
+    /// credits each ancestor floor(delta x bps / 10 000) and the model the rest, and appends the lane's
+    /// attribution entry. A failed check stops the loop and is reported in `failure` (code, a, b, c) so
+    /// Solidity can revert with a typed error.
+    function _applyPacked(address payer, address token, bytes calldata lanes, uint256[4] memory failure)
+        internal
+        returns (uint256 total, uint256 count, bytes memory attribution)
+    {
+        attribution = new bytes((lanes.length / 33 + 1) * 20);
+        uint256 delay = reclaimDelay;
         assembly ("memory-safe") {
-            mstore(attribution, size)
-        }
-        total = r.total;
-    }
-
-    function _applyLane(Run memory r, bytes calldata lanes, uint256 o, bytes calldata signatures)
-        internal
-        returns (uint256 next)
-    {
-        (bytes32 laneId, uint256 modelId, uint256 cumulative, uint256 ancStart, uint256 end) = _readLane(r, lanes, o);
-        uint256 delta = _chargeLane(r, laneId, cumulative, signatures);
-        _creditLane(r, lanes, ancStart, end, modelId, delta);
-        next = end;
-    }
-
-    /// @dev Credits each ancestor floor(delta x bps / 10 000) and the model the rest.
-    function _creditLane(Run memory r, bytes calldata lanes, uint256 ancStart, uint256 end, uint256 modelId, uint256 delta)
-        internal
-    {
-        uint256 rest = delta;
-        uint256 first = r.credits;
-        uint256 credits = first;
-        for (uint256 a = ancStart; a < end; a += 10) {
-            uint256 entry;
-            assembly ("memory-safe") {
-                entry := calldataload(add(lanes.offset, a))
+            // ctx (scratch beyond the free memory pointer), one word each:
+            // 0x00 lanes offset | 0x20 lanes length | 0x40 reclaim delay | 0x60 credit mapping base for token
+            // 0x80 _lanes slot | 0xa0 attribution cursor | 0xc0 total | 0xe0 count | 0x100 failure pointer
+            // 0x120: lane id preimage, payer (20) | token (20) | modelId, termsVersion, seq (20) | lineageHash (32)
+            // 0x180: the lane's packed lineage, copied to be hashed
+            function credit(base, id, amount) {
+                mstore(0, shr(1, id))
+                mstore(32, base)
+                let slot := keccak256(0, 64)
+                let w := sload(slot)
+                let sh := mul(and(id, 1), 128)
+                let half := and(shr(sh, w), 0xffffffffffffffffffffffffffffffff)
+                // a never-seeded half starts at the +1 offset
+                if iszero(half) { half := 1 }
+                sstore(slot, or(and(w, not(shl(sh, 0xffffffffffffffffffffffffffffffff))), shl(sh, add(half, amount))))
             }
-            uint256 share = (delta * ((entry >> 176) & 0xffff)) / BPS;
-            rest -= share;
-            _credit(r.token, entry >> 192, share);
-            _writeAttribution(r.attribution, ++credits, entry >> 192, 1, share);
+            function fail(ctx, code, a, b, c) {
+                let f := mload(add(ctx, 0x100))
+                mstore(f, code)
+                mstore(add(f, 0x20), a)
+                mstore(add(f, 0x40), b)
+                mstore(add(f, 0x60), c)
+            }
+            function lane(ctx, o) -> next {
+                let base := mload(ctx)
+                let len := mload(add(ctx, 0x20))
+                next := len
+                if gt(add(o, 33), len) {
+                    fail(ctx, 1, o, 0, 0)
+                    leave
+                }
+                let head := calldataload(add(base, o))
+                let tail := calldataload(add(base, add(o, 20)))
+                let anc := add(o, 33)
+                let end := add(anc, mul(and(shr(152, tail), 0xff), 10))
+                if gt(and(shr(152, tail), 0xff), 32) {
+                    fail(ctx, 7, and(shr(152, tail), 0xff), 0, 0)
+                    leave
+                }
+                if gt(end, len) {
+                    fail(ctx, 1, o, 0, 0)
+                    leave
+                }
+                let pre := add(ctx, 0x120)
+                calldatacopy(add(ctx, 0x180), add(base, anc), sub(end, anc))
+                mstore(add(pre, 40), and(head, not(0xffffffffffffffffffffffff)))
+                mstore(add(pre, 60), keccak256(add(ctx, 0x180), sub(end, anc)))
+                let laneId := keccak256(pre, 92)
+                mstore(0, laneId)
+                mstore(32, mload(add(ctx, 0x80)))
+                let slot := keccak256(0, 64)
+                let w := sload(slot)
+                let cumulative := shr(160, tail)
+                if iszero(w) {
+                    fail(ctx, 2, laneId, 0, 0)
+                    leave
+                }
+                if and(w, shl(232, 1)) {
+                    fail(ctx, 3, laneId, 0, 0)
+                    leave
+                }
+                if iszero(lt(timestamp(), add(and(shr(192, w), 0xffffffffff), mload(add(ctx, 0x40))))) {
+                    fail(ctx, 4, laneId, and(shr(192, w), 0xffffffffff), 0)
+                    leave
+                }
+                if gt(cumulative, and(w, 0xffffffffffffffffffffffff)) {
+                    fail(ctx, 5, laneId, cumulative, and(w, 0xffffffffffffffffffffffff))
+                    leave
+                }
+                let claimed := and(shr(96, w), 0xffffffffffffffffffffffff)
+                if iszero(gt(cumulative, claimed)) {
+                    fail(ctx, 6, laneId, cumulative, claimed)
+                    leave
+                }
+                sstore(slot, or(and(w, not(shl(96, 0xffffffffffffffffffffffff))), shl(96, cumulative)))
+                let delta := sub(cumulative, claimed)
+                mstore(add(ctx, 0xc0), add(mload(add(ctx, 0xc0)), delta))
+                mstore(add(ctx, 0xe0), add(mload(add(ctx, 0xe0)), 1))
+
+                // the lane's entry: the model and what the lane paid; the ancestors' shares follow from the
+                // immutable lineage by the same floor rule, so they are not logged one by one
+                let out := mload(add(ctx, 0xa0))
+                mstore(out, or(shl(192, shr(192, head)), shl(96, delta)))
+                out := add(out, 20)
+                let creditBase := mload(add(ctx, 0x60))
+                let rest := delta
+                for { let a := anc } lt(a, end) { a := add(a, 10) } {
+                    let e := calldataload(add(base, a))
+                    let share := div(mul(delta, and(shr(176, e), 0xffff)), 10000)
+                    rest := sub(rest, share)
+                    credit(creditBase, shr(192, e), share)
+                }
+                credit(creditBase, shr(192, head), rest)
+                mstore(add(ctx, 0xa0), out)
+                next := end
+            }
+
+            let ctx := mload(0x40)
+            mstore(ctx, lanes.offset)
+            mstore(add(ctx, 0x20), lanes.length)
+            mstore(add(ctx, 0x40), delay)
+            mstore(0, token)
+            mstore(32, _credits.slot)
+            mstore(add(ctx, 0x60), keccak256(0, 64))
+            mstore(add(ctx, 0x80), _lanes.slot)
+            mstore(add(ctx, 0xa0), add(attribution, 32))
+            mstore(add(ctx, 0xc0), 0)
+            mstore(add(ctx, 0xe0), 0)
+            mstore(add(ctx, 0x100), failure)
+            mstore(add(ctx, 0x120), shl(96, payer))
+            mstore(add(ctx, 0x134), shl(96, token))
+            for { let o := 0 } lt(o, lanes.length) {} { o := lane(ctx, o) }
+            total := mload(add(ctx, 0xc0))
+            count := mload(add(ctx, 0xe0))
+            mstore(attribution, sub(mload(add(ctx, 0xa0)), add(attribution, 32)))
         }
-        _credit(r.token, modelId, rest);
-        // the model's entry goes before its ancestors', in the slot left free for it
-        _writeAttribution(r.attribution, first, modelId, 0, rest);
-        r.credits = credits + 1;
     }
 
-    /// @dev Checks the lane can move to `cumulative` and moves it; returns what it moved.
-    function _chargeLane(Run memory r, bytes32 laneId, uint256 cumulative, bytes calldata signatures)
-        internal
-        returns (uint256 delta)
-    {
-        uint256 w = _lanes[laneId];
-        if (w == 0) revert UnknownLane(laneId);
-        if (w & CLOSED != 0) revert LaneClosed(laneId);
-        uint256 claimed = (w >> 96) & MASK_96;
-        uint256 expiresAt = (w >> 192) & 0xffffffffff;
-        if (block.timestamp >= expiresAt + r.delay) revert LaneExpired(laneId, uint40(expiresAt));
-        if (cumulative > w & MASK_96) revert LaneOverdrawn(laneId, cumulative, uint96(w));
-        if (cumulative <= claimed) revert VoucherNotNewer(laneId, cumulative, uint96(claimed));
-        if (r.signed) _checkVoucher(r.payer, laneId, cumulative, signatures, r.lanes);
-        _lanes[laneId] = (w & ~(MASK_96 << 96)) | (cumulative << 96);
-        if (++r.lanes > MAX_LANES) revert TooManyLanes(r.lanes, MAX_LANES);
-        delta = cumulative - claimed;
-        r.total += delta;
+    function _revertLane(uint256[4] memory f) internal pure {
+        uint256 code = f[0];
+        bytes32 laneId = bytes32(f[1]);
+        if (code == 1) revert MalformedLanes(f[1]);
+        if (code == 2) revert UnknownLane(laneId);
+        if (code == 3) revert LaneClosed(laneId);
+        if (code == 4) revert LaneExpired(laneId, uint40(f[2]));
+        if (code == 5) revert LaneOverdrawn(laneId, f[2], uint96(f[3]));
+        if (code == 7) revert TooManyAncestors(f[1], MAX_ANCESTORS);
+        revert VoucherNotNewer(laneId, f[2], uint96(f[3]));
     }
 
-    /// @dev Parses the lane entry at `o` and recomputes its id from the payer, token and calldata.
-    function _readLane(Run memory r, bytes calldata lanes, uint256 o)
+    /// @dev The third-party path: every lane needs the payer's voucher for exactly its new cumulative.
+    /// Returns the number of lanes. Malformed entries are left to `_applyPacked` to report.
+    function _checkVouchers(address payer, address token, bytes calldata lanes, bytes calldata signatures)
         internal
-        pure
-        returns (bytes32 laneId, uint256 modelId, uint256 cumulative, uint256 ancStart, uint256 end)
+        view
+        returns (uint256 count)
     {
-        if (o + 33 > lanes.length) revert MalformedLanes(o);
-        uint256 head;
-        uint256 tail;
-        assembly ("memory-safe") {
-            head := calldataload(add(lanes.offset, o))
-            tail := calldataload(add(lanes.offset, add(o, 20)))
+        uint256 o;
+        while (o + 33 <= lanes.length) {
+            uint256 head;
+            uint256 tail;
+            assembly ("memory-safe") {
+                head := calldataload(add(lanes.offset, o))
+                tail := calldataload(add(lanes.offset, add(o, 20)))
+            }
+            uint256 end = o + 33 + ((tail >> 152) & 0xff) * 10;
+            if (end > lanes.length) break;
+            bytes32 laneId = _laneIdAt(payer, token, head, lanes[o + 33:end]);
+            _checkVoucher(payer, laneId, tail >> 160, signatures, count);
+            ++count;
+            o = end;
         }
-        modelId = head >> 192;
-        cumulative = tail >> 160;
-        uint256 n = (tail >> 152) & 0xff;
-        if (n > MAX_ANCESTORS) revert TooManyAncestors(n, MAX_ANCESTORS);
-        ancStart = o + 33;
-        end = ancStart + n * 10;
-        if (end > lanes.length) revert MalformedLanes(o);
-        laneId = _laneIdAt(r.payer, r.token, head, lanes[ancStart:end]);
     }
 
     /// @dev keccak(payer | token | modelId, termsVersion, seq (the first 20 bytes of `head`) | keccak(lineage))
@@ -530,18 +591,20 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         }
     }
 
-    function _writeAttribution(bytes memory out, uint256 index, uint256 assetId, uint256 role, uint256 amount)
-        internal
-        pure
-    {
-        uint256 packed = (assetId << 192) | (role << 184) | (amount << 88);
-        assembly ("memory-safe") {
-            let p := add(add(out, 32), mul(index, 21))
-            // keep the 11 bytes after this 21-byte entry: an earlier entry may already be written there
-            let following := mload(add(p, 21))
-            mstore(p, packed)
-            mstore(add(p, 21), following)
+    /// @dev Credits each ancestor in `lineage` floor(amount x bps / 10 000) and `assetId` the rest.
+    function _creditSplit(address token, uint256 assetId, uint256 amount, bytes memory lineage) internal {
+        uint256 n = lineage.length / 10;
+        uint256 rest = amount;
+        for (uint256 i; i < n; ++i) {
+            uint256 word;
+            assembly ("memory-safe") {
+                word := mload(add(add(lineage, 32), mul(i, 10)))
+            }
+            uint256 share = (amount * ((word >> 176) & 0xffff)) / BPS;
+            rest -= share;
+            _credit(token, word >> 192, share);
         }
+        _credit(token, assetId, rest);
     }
 
     function _credit(address token, uint256 assetId, uint256 amount) internal {

@@ -31,6 +31,8 @@ export type StartDevnetParameters = {
   reclaimDelay?: bigint | undefined
   /** Milliseconds to wait for anvil to answer (default 20 000). */
   startTimeoutMs?: number | undefined
+  /** Extra anvil flags (for example `--steps-tracing` to profile gas by opcode). */
+  anvilArgs?: readonly string[] | undefined
 }
 
 /** A running local chain with the marketplace deployed. Stop it with `stop()` or `await using`. */

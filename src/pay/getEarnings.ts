@@ -1,7 +1,8 @@
 import type { Address, Hash, Hex } from 'viem'
 import { getEvents, readContract, type TributaryClient } from '../chain/client.js'
 import { ledgerAbi } from '../chain/generated/Ledger.js'
-import { decodeAttribution } from './lane.js'
+import { modelRegistryAbi } from '../chain/generated/ModelRegistry.js'
+import { type Ancestor, decodeAttribution, decodeLineage, expandAttribution } from './lane.js'
 
 export type GetEarningsParameters = { assetId: bigint; token: Address; fromBlock?: bigint | undefined }
 export type GetEarningsReturnType = {
@@ -43,13 +44,28 @@ export async function getEarnings(
     args: { token: p.token },
     ...(p.fromBlock !== undefined ? { fromBlock: p.fromBlock } : {}),
   })
+  // lineages are immutable: read each model's once
+  const lineages = new Map<bigint, readonly Ancestor[]>()
+  for (const log of logs) {
+    for (const e of decodeAttribution(log.args.attribution)) {
+      if (lineages.has(e.modelId)) continue
+      const lineage = await readContract<Hex>(client, {
+        address: client.addresses.registry,
+        abi: modelRegistryAbi,
+        functionName: 'lineageOf',
+        args: [e.modelId],
+      })
+      lineages.set(e.modelId, decodeLineage(lineage))
+    }
+  }
   let asModel = 0n
   let asAncestor = 0n
   const fromDerivatives = new Map<bigint, bigint>()
   const settlements: GetEarningsReturnType['settlements'] = []
   for (const log of logs) {
     let amount = 0n
-    for (const e of decodeAttribution(log.args.attribution)) {
+    const credits = expandAttribution(decodeAttribution(log.args.attribution), (id) => lineages.get(id) ?? [])
+    for (const e of credits) {
       if (e.assetId !== p.assetId) continue
       amount += e.amount
       if (e.role === 'model') asModel += e.amount

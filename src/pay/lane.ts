@@ -79,25 +79,40 @@ export function encodeLaneClaims(claims: readonly LaneClaim[]): Hex {
   )
 }
 
-/** A credit in a `Settled` event: the model (role 0) or an ancestor (role 1) and the amount. */
-export type AttributionEntry = {
-  assetId: bigint
-  role: 'model' | 'ancestor'
-  amount: bigint
-  ofModel: bigint
-}
+/** One entry of a `Settled` event's packed attribution: a model and what its lane (or flat fee) paid. */
+export type AttributionEntry = { modelId: bigint; amount: bigint }
 
-/** Reads the packed attribution of a `Settled` event (21 bytes per credit, a model before its ancestors). */
+/** A credit the ledger made: to the model of a lane (role model) or to one of its ancestors. */
+export type Credit = { assetId: bigint; role: 'model' | 'ancestor'; amount: bigint; ofModel: bigint }
+
+/** Reads the packed attribution of a `Settled` event: 20 bytes per entry (uint64 modelId, uint96 amount). */
 export function decodeAttribution(attribution: Hex): AttributionEntry[] {
   const n = size(attribution)
-  if (n % 21 !== 0) throw new MalformedLineageError(`attribution has ${n} bytes, not a multiple of 21`)
+  if (n % 20 !== 0) throw new MalformedLineageError(`attribution has ${n} bytes, not a multiple of 20`)
   const out: AttributionEntry[] = []
-  let ofModel = 0n
-  for (let o = 0; o < n; o += 21) {
-    const assetId = BigInt(sliceHex(attribution, o, o + 8))
-    const role = Number(BigInt(sliceHex(attribution, o + 8, o + 9))) === 0 ? 'model' : 'ancestor'
-    if (role === 'model') ofModel = assetId
-    out.push({ assetId, role, amount: BigInt(sliceHex(attribution, o + 9, o + 21)), ofModel })
+  for (let o = 0; o < n; o += 20) {
+    out.push({
+      modelId: BigInt(sliceHex(attribution, o, o + 8)),
+      amount: BigInt(sliceHex(attribution, o + 8, o + 20)),
+    })
+  }
+  return out
+}
+
+/**
+ * Every credit behind attribution entries: each model's ancestors get floor(amount × bps / 10 000) by the
+ * model's immutable lineage, the model the rest, exactly as the ledger credited them.
+ */
+export function expandAttribution(
+  entries: readonly AttributionEntry[],
+  ancestorsOf: (modelId: bigint) => readonly Ancestor[],
+): Credit[] {
+  const out: Credit[] = []
+  for (const e of entries) {
+    const split = splitCredit(e.amount, ancestorsOf(e.modelId))
+    out.push({ assetId: e.modelId, role: 'model', amount: split.model, ofModel: e.modelId })
+    for (const a of split.ancestors)
+      out.push({ assetId: a.assetId, role: 'ancestor', amount: a.amount, ofModel: e.modelId })
   }
   return out
 }

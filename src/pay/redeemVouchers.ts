@@ -3,15 +3,15 @@ import { sendContract, type TributaryClient } from '../chain/client.js'
 import { ledgerAbi } from '../chain/generated/Ledger.js'
 import { BaseError } from '../errors/base.js'
 import { getLane } from './getLane.js'
-import { type AttributionEntry, decodeAttribution, encodeLaneClaims, type Lane } from './lane.js'
-import { mergeClaims } from './settleRun.js'
+import { type Credit, decodeAttribution, encodeLaneClaims, expandAttribution, type Lane } from './lane.js'
+import { ancestorsFrom, mergeClaims } from './settleRun.js'
 
 /** A payer-signed voucher a provider holds. */
 export type HeldVoucher = { lane: Lane; cumulative: bigint; signature: Hex }
 
 export type RedeemVouchersParameters = { vouchers: readonly HeldVoucher[] }
 export type RedeemVouchersReturnType = {
-  redemptions: { txHash: Hash; payer: Hex; token: Hex; total: bigint; credits: AttributionEntry[] }[]
+  redemptions: { txHash: Hash; payer: Hex; token: Hex; total: bigint; credits: Credit[] }[]
   /** Vouchers that were not newer than what the lane had already claimed. */
   stale: Hex[]
 }
@@ -69,7 +69,9 @@ export async function redeemVouchers(
       payer: first.lane.payer,
       token: first.lane.token,
       total: settled?.args.total ?? 0n,
-      credits: settled ? decodeAttribution(settled.args.attribution) : [],
+      credits: settled
+        ? expandAttribution(decodeAttribution(settled.args.attribution), ancestorsFrom(group))
+        : [],
     })
   }
   return { redemptions, stale }

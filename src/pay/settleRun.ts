@@ -4,7 +4,7 @@ import { isRevert } from '../chain/errors.js'
 import { ledgerAbi } from '../chain/generated/Ledger.js'
 import { BaseError } from '../errors/base.js'
 import { getLane } from './getLane.js'
-import { type AttributionEntry, decodeAttribution, encodeLaneClaims, type Lane } from './lane.js'
+import { type Credit, decodeAttribution, encodeLaneClaims, expandAttribution, type Lane } from './lane.js'
 
 /** What a run owes on one lane: the cumulative amount after its last call, and the payer's voucher for it. */
 export type RunLaneClaim = { lane: Lane; cumulative: bigint; signature?: Hex | undefined }
@@ -21,7 +21,7 @@ export type SettleRunReturnType = {
   token: Address
   total: bigint
   /** Every credit, as the ledger emitted it: each model, then its ancestors. */
-  credits: AttributionEntry[]
+  credits: Credit[]
   /** Lanes left out because a provider had already redeemed up to (or past) what the run owed. */
   alreadyRedeemed: Hex[]
 }
@@ -114,7 +114,9 @@ export async function settleRun(
         payer,
         token,
         total,
-        credits: settled ? decodeAttribution(settled.args.attribution) : [],
+        credits: settled
+          ? expandAttribution(decodeAttribution(settled.args.attribution), ancestorsFrom(due))
+          : [],
         alreadyRedeemed,
       }
     } catch (err) {
@@ -123,6 +125,12 @@ export async function settleRun(
       throw err
     }
   }
+}
+
+/** The ancestor vectors the claims' lanes carry, by model. */
+export function ancestorsFrom(claims: readonly { lane: Lane }[]) {
+  const byModel = new Map(claims.map((c) => [c.lane.modelId, c.lane.ancestors]))
+  return (modelId: bigint) => byModel.get(modelId) ?? []
 }
 
 /** One claim per lane: the highest cumulative (and its signature). */
