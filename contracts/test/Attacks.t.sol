@@ -72,7 +72,8 @@ contract AttacksTest is Fixture {
         (,, uint32 tv, bytes32 lh) = registry.licenseInfo(id);
         vm.prank(address(attacker));
         ledger.openLicense(id, 600, T0 + 1 days, PRICE, 0);
-        Ledger.LaneKey memory key = Ledger.LaneKey(address(attacker), address(hook), uint64(id), tv, lh, ledger.laneCount());
+        Ledger.LaneKey memory key =
+            Ledger.LaneKey(address(attacker), address(hook), uint64(id), tv, lh, ledger.laneCount());
         bytes memory lanes = _entry(key, 600);
         vm.prank(address(attacker));
         ledger.redeem(address(attacker), address(hook), lanes, "");

@@ -63,7 +63,9 @@ contract LedgerInvariantTest is Fixture {
     /// @dev Rule 1 by flows: what the ledger holds is exactly what came in minus what went out.
     function invariant_conservationOfFlows() public view {
         assertEq(
-            token.balanceOf(address(ledger)) + handler.withdrawn(), handler.deposited(), "balance + withdrawn == deposited"
+            token.balanceOf(address(ledger)) + handler.withdrawn(),
+            handler.deposited(),
+            "balance + withdrawn == deposited"
         );
     }
 

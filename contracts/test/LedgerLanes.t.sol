@@ -359,9 +359,8 @@ contract LedgerLanesTest is Fixture {
 
     function test_laneIdOf_matchesPreimage() public view {
         Ledger.LaneKey memory key = Ledger.LaneKey(alice, address(token), 7, 3, keccak256("lineage"), 11);
-        bytes32 expected = keccak256(
-            abi.encodePacked(alice, address(token), uint64(7), uint32(3), uint64(11), keccak256("lineage"))
-        );
+        bytes32 expected =
+            keccak256(abi.encodePacked(alice, address(token), uint64(7), uint32(3), uint64(11), keccak256("lineage")));
         assertEq(ledger.laneIdOf(key), expected);
     }
 

@@ -226,14 +226,11 @@ contract ModelRegistryTest is Fixture {
         uint256 c = _register(300, _ids()); // 3
         uint256 d = _register(200, _ids(c, b)); // 4: flattened {a:100, c:300}
         assertEq(registry.lineageOf(b), abi.encodePacked(uint64(a), uint16(100)));
-        assertEq(
-            registry.lineageOf(d), abi.encodePacked(uint64(a), uint16(100), uint64(c), uint16(300)), "d lineage"
-        );
+        assertEq(registry.lineageOf(d), abi.encodePacked(uint64(a), uint16(100), uint64(c), uint16(300)), "d lineage");
 
         // e derives from d and a again: a is deduplicated, d joins with its own royalty
         uint256[] memory parents = _ids(d, a);
-        bytes memory expected =
-            abi.encodePacked(uint64(a), uint16(100), uint64(c), uint16(300), uint64(d), uint16(200));
+        bytes memory expected = abi.encodePacked(uint64(a), uint16(100), uint64(c), uint16(300), uint64(d), uint16(200));
         vm.expectEmit(true, true, false, true, address(registry));
         emit ModelRegistry.AssetRegistered(5, creator, 0, 0, parents, expected, keccak256(expected));
         uint256 e = _register(0, parents);
@@ -419,6 +416,42 @@ contract ModelRegistryTest is Fixture {
         assertEq(ledger.balanceOf(address(token), oldA), 334, "first payee takes the remainder");
         assertEq(ledger.balanceOf(address(token), oldB), 666);
         assertEq(ledger.balanceOf(address(token), alice), 0, "new payee gets nothing earned before");
+    }
+
+    /// @dev The flush covers every token the asset was ever credited in, not only its current one.
+    function test_updateTerms_flushesEveryToken() public {
+        TestStablecoin second = new TestStablecoin();
+        ledger.setTokenAllowed(address(second), true);
+        address oldPayee = makeAddr("oldPayee");
+        ModelRegistry.RegisterParams memory p = _params(0, _ids());
+        p.payees = _addrs(oldPayee);
+        uint256 id = _register(p);
+        _fund(alice, 100);
+        (Ledger.LaneKey memory k1,) = _open(alice, id, 100);
+
+        // switch the asset to the second token, keeping the same payee, and earn in it too
+        vm.prank(creator);
+        registry.updateTerms(id, ModelRegistry.Terms(address(second), PRICE, 0, 0), _addrs(oldPayee), _shares(10_000));
+        second.mint(alice, 50);
+        vm.startPrank(alice);
+        second.approve(address(ledger), 50);
+        ledger.openLicense(id, 50, T0 + 1 days, PRICE, 50);
+        vm.stopPrank();
+        (,, uint32 tv, bytes32 lh) = registry.licenseInfo(id);
+        Ledger.LaneKey memory k2 = Ledger.LaneKey(alice, address(second), uint64(id), tv, lh, ledger.laneCount());
+        bytes memory l1 = _entry(k1, 100);
+        bytes memory l2 = _entry(k2, 50);
+        vm.startPrank(alice);
+        ledger.redeem(alice, address(token), l1, "");
+        ledger.redeem(alice, address(second), l2, "");
+        vm.stopPrank();
+
+        vm.prank(creator);
+        registry.updateTerms(id, _terms(PRICE), _addrs(bob), _shares(10_000));
+        assertEq(ledger.balanceOf(address(token), oldPayee), 100);
+        assertEq(ledger.balanceOf(address(second), oldPayee), 50);
+        assertEq(ledger.creditOf(address(token), id), 0);
+        assertEq(ledger.creditOf(address(second), id), 0);
     }
 
     function test_updateTerms_oldLanesKeepTheirVersion() public {

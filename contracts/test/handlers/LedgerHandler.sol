@@ -284,9 +284,7 @@ contract LedgerHandler is Test {
 
     function _entry(Ledger.LaneKey memory key, uint96 cumulative) internal view returns (bytes memory) {
         bytes memory lineage = registry.lineageOf(key.modelId);
-        return abi.encodePacked(
-            key.modelId, key.termsVersion, key.seq, cumulative, uint8(lineage.length / 10), lineage
-        );
+        return abi.encodePacked(key.modelId, key.termsVersion, key.seq, cumulative, uint8(lineage.length / 10), lineage);
     }
 
     function _sign(uint256 i, uint96 cumulative) internal returns (bytes memory) {

@@ -145,9 +145,7 @@ abstract contract Fixture is Test {
         pure
         returns (bytes memory)
     {
-        return abi.encodePacked(
-            key.modelId, key.termsVersion, key.seq, cumulative, uint8(lineage.length / 10), lineage
-        );
+        return abi.encodePacked(key.modelId, key.termsVersion, key.seq, cumulative, uint8(lineage.length / 10), lineage);
     }
 
     function _sign(uint256 key, bytes32 digest) internal returns (bytes memory) {
@@ -175,7 +173,8 @@ abstract contract Fixture is Test {
                 verifyingContract
             )
         );
-        bytes32 structHash = keccak256(abi.encode(keccak256("Voucher(bytes32 laneId,uint256 cumulative)"), laneId, cumulative));
+        bytes32 structHash =
+            keccak256(abi.encode(keccak256("Voucher(bytes32 laneId,uint256 cumulative)"), laneId, cumulative));
         return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
     }
 
