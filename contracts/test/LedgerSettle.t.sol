@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {Fixture} from "./utils/Fixture.sol";
 import {Ledger} from "../src/Ledger.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
+import {Erc1271Wallet} from "./mocks/Erc1271Wallet.sol";
 
 /// @notice settle, redeem, buyPeriod, distribute, withdraw and creditOf.
 contract LedgerSettleTest is Fixture {
@@ -273,6 +274,22 @@ contract LedgerSettleTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(Ledger.LaneExpired.selector, laneId, T0 + 1 days));
         ledger.redeem(alice, address(token), lanes, sig);
         assertEq(ledger.reclaim(key), 900);
+    }
+
+    /// @dev A smart-wallet payer (ERC-1271) signs vouchers through its owner key.
+    function test_redeem_smartWalletPayer() public {
+        Erc1271Wallet wallet = new Erc1271Wallet(alice);
+        _fund(address(wallet), 1_000);
+        (Ledger.LaneKey memory key, bytes32 laneId) = _open(address(wallet), other, 1_000);
+        bytes memory lanes = _entry(key, 250);
+        bytes memory ownerSig = _voucher(aliceKey, laneId, 250);
+        bytes memory strangerSig = _voucher(bobKey, laneId, 250);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(Ledger.InvalidVoucherSignature.selector, laneId));
+        ledger.redeem(address(wallet), address(token), lanes, strangerSig);
+        vm.prank(provider);
+        assertEq(ledger.redeem(address(wallet), address(token), lanes, ownerSig), 250);
+        assertEq(_claimed(laneId), 250);
     }
 
     // ---------------------------------------------------------------------------------- buyPeriod
