@@ -1,4 +1,5 @@
-import { type Hex, keccak256, stringToBytes } from 'viem'
+import type { Hex } from 'viem'
+import { keccak256Hex } from './keccak.js'
 
 /**
  * Serialises a value to canonical JSON: object keys sorted, `bigint` written as `{"$bigint":"<decimal>"}`,
@@ -76,5 +77,5 @@ export function parseCanonicalJson<T = unknown>(text: string): T {
  * ```
  */
 export function hashJson(value: unknown): Hex {
-  return keccak256(stringToBytes(canonicalJson(value)))
+  return keccak256Hex(Buffer.from(canonicalJson(value), 'utf8'))
 }

@@ -2,7 +2,7 @@ import type { TributaryClient } from '../chain/client.js'
 import { BaseError } from '../errors/base.js'
 import type { Lane } from '../pay/lane.js'
 import { mergeClaims, type SettleRunReturnType, settleRun } from '../pay/settleRun.js'
-import type { Settler, SettleResult } from './types.js'
+import type { SettleResult, Settler } from './types.js'
 
 /** A ledger entry does not carry a lane the chain SDK can settle. */
 export class UnsettleableEntryError extends BaseError {
@@ -34,7 +34,9 @@ export function createChainSettler(client: TributaryClient): ChainSettler {
         const lane = e.lane as Partial<Lane> | undefined
         if (!lane?.laneId || !lane.payer || !lane.token || lane.modelId === undefined || !lane.ancestors) {
           throw new UnsettleableEntryError(`entry ${e.index} (${e.modelId}) has no chain lane to settle`, {
-            metaMessages: ['- Use a PaidCaller from the chain SDK (createMarketCaller) so each entry carries its Lane.'],
+            metaMessages: [
+              '- Use a PaidCaller from the chain SDK (createMarketCaller) so each entry carries its Lane.',
+            ],
           })
         }
         return { lane: lane as Lane, cumulative: e.cumulative }

@@ -1,5 +1,6 @@
-import { bytesToHex, type Hex, hexToBytes, keccak256, stringToBytes } from 'viem'
+import type { Hex } from 'viem'
 import { DuplicateIdempotencyKeyError } from './errors.js'
+import { keccak256Hex } from './keccak.js'
 import type { LedgerEntry } from './types.js'
 
 /**
@@ -12,13 +13,12 @@ import type { LedgerEntry } from './types.js'
  * ```
  */
 export function idempotencyKey(runId: Hex, stepId: string, item: number): Hex {
-  const run = hexToBytes(runId)
-  const step = stringToBytes(stepId)
-  const buf = new Uint8Array(run.length + 4 + step.length)
-  buf.set(run, 0)
-  new DataView(buf.buffer).setUint32(run.length, item >>> 0)
-  buf.set(step, run.length + 4)
-  return bytesToHex(keccak256(buf, 'bytes'))
+  const step = Buffer.from(stepId, 'utf8')
+  const buf = Buffer.allocUnsafe(36 + step.length)
+  buf.write(runId.slice(2), 0, 32, 'hex')
+  buf.writeUInt32BE(item >>> 0, 32)
+  step.copy(buf, 36)
+  return keccak256Hex(buf)
 }
 
 /** A ledger entry as the ledger records it, before it is given an index. */

@@ -1,6 +1,7 @@
-import { type Hex, keccak256, stringToBytes } from 'viem'
+import type { Hex } from 'viem'
 import { canonicalJson, parseCanonicalJson } from './canonicalJson.js'
 import { BlobNotFoundError } from './errors.js'
+import { keccak256Hex } from './keccak.js'
 import type { AttributionLedger } from './ledger.js'
 import type { BlobRef, SnapshotStore } from './snapshotStore.js'
 import type { LedgerEntry } from './types.js'
@@ -28,7 +29,7 @@ export class BlobWriter {
     let hash = typeof value === 'object' ? this.byObject.get(value) : this.byString.get(value as string)
     if (!hash) {
       const text = canonicalJson(value)
-      hash = keccak256(stringToBytes(text))
+      hash = keccak256Hex(Buffer.from(text, 'utf8'))
       if (typeof value === 'object') this.byObject.set(value, hash)
       else this.byString.set(value as string, hash)
       if (!this.written.has(hash)) {

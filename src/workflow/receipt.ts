@@ -1,18 +1,19 @@
-import { bytesToHex, concatBytes, type Hex, hexToBytes, keccak256, stringToBytes, zeroHash } from 'viem'
+import { bytesToHex, type Hex, zeroHash } from 'viem'
+import { keccak256Bytes, keccak256Hex } from './keccak.js'
 import type { LedgerEntry, SettleResult } from './types.js'
 
 /**
  * A run's receipt: every paid call, Merkle-rooted.
  *
- * Leaf i = keccak256(keccak256(abi.encode(uint256 index, bytes32 idempotencyKey, uint256 assetId,
- * bytes32 keccak256(bytes(modelVersion)), bytes32 laneId, uint256 amount, uint256 cumulative, bytes32 inputHash,
- * bytes32 outputHash, bytes32 keccak256(providerSignature), uint256 latencyMs))) — every field is one 32-byte word,
- * the two variable-length fields pre-hashed, and the leaf double-hashed (as OpenZeppelin's StandardMerkleTree) so a
- * leaf can never pass for an inner node.
+ * Leaf i = keccak256(abi.encodePacked(uint256 index, bytes32 idempotencyKey, uint256 assetId, bytes32 laneId,
+ * uint256 amount, uint256 cumulative, bytes32 inputHash, bytes32 outputHash, uint256 latencyMs,
+ * uint256 providerSignature.length, bytes providerSignature, bytes modelVersion)) — nine 32-byte words, then the
+ * signature behind its length, then the version's UTF-8 bytes, so the packing is unambiguous. A leaf preimage is
+ * always longer than 64 bytes, so no leaf can pass for an inner node.
  *
- * The tree is built bottom-up over leaves in ledger order; each inner node is keccak256 of its two children sorted
- * ascending (sorted pairs, as OpenZeppelin `MerkleProof.verify` expects); a node without a sibling moves up a level
- * unchanged. The root of an empty receipt is zero.
+ * The tree is built bottom-up over the leaves in ledger order; each inner node is keccak256 of its two children
+ * sorted ascending (sorted pairs, as OpenZeppelin `MerkleProof.verify` expects); a node without a sibling moves up
+ * a level unchanged. The root of an empty receipt is zero.
  */
 export type Receipt = {
   readonly runId: Hex
@@ -24,14 +25,22 @@ export type Receipt = {
   readonly settlement: SettleResult | undefined
 }
 
-const word = (n: bigint | number) => {
-  const out = new Uint8Array(32)
+const hex = (h: Hex) => Buffer.from(h.slice(2), 'hex')
+
+function writeWord(buf: Buffer, offset: number, n: bigint | number): void {
+  if (typeof n === 'number' && n <= Number.MAX_SAFE_INTEGER) {
+    buf.writeUIntBE(Math.max(0, Math.round(n)), offset + 26, 6)
+    return
+  }
   let v = BigInt(n)
-  for (let i = 31; i >= 0 && v > 0n; i--) {
-    out[i] = Number(v & 0xffn)
+  for (let i = offset + 31; i >= offset && v > 0n; i--) {
+    buf[i] = Number(v & 0xffn)
     v >>= 8n
   }
-  return out
+}
+
+function copy32(buf: Buffer, offset: number, h: Hex): void {
+  buf.write(h.slice(2).padStart(64, '0'), offset, 32, 'hex')
 }
 
 /**
@@ -43,27 +52,34 @@ const word = (n: bigint | number) => {
  * ```
  */
 export function receiptLeaf(e: LedgerEntry): Hex {
-  const buf = new Uint8Array(11 * 32)
-  buf.set(word(e.index), 0)
-  buf.set(hexToBytes(e.idempotencyKey), 32)
-  buf.set(word(e.assetId), 64)
-  buf.set(keccak256(stringToBytes(e.modelVersion), 'bytes'), 96)
-  buf.set(hexToBytes(e.laneId), 128)
-  buf.set(word(e.amount), 160)
-  buf.set(word(e.cumulative), 192)
-  buf.set(hexToBytes(e.inputHash), 224)
-  buf.set(hexToBytes(e.outputHash), 256)
-  buf.set(keccak256(hexToBytes(e.providerSignature), 'bytes'), 288)
-  buf.set(word(Math.max(0, Math.round(e.latencyMs))), 320)
-  return bytesToHex(keccak256(keccak256(buf, 'bytes'), 'bytes'))
+  const sig = hex(e.providerSignature)
+  const version = Buffer.from(e.modelVersion, 'utf8')
+  const buf = Buffer.alloc(10 * 32 + sig.length + version.length)
+  writeWord(buf, 0, e.index)
+  copy32(buf, 32, e.idempotencyKey)
+  writeWord(buf, 64, e.assetId)
+  copy32(buf, 96, e.laneId)
+  writeWord(buf, 128, e.amount)
+  writeWord(buf, 160, e.cumulative)
+  copy32(buf, 192, e.inputHash)
+  copy32(buf, 224, e.outputHash)
+  writeWord(buf, 256, e.latencyMs)
+  writeWord(buf, 288, sig.length)
+  sig.copy(buf, 320)
+  version.copy(buf, 320 + sig.length)
+  return keccak256Hex(buf)
 }
 
+const pair = Buffer.alloc(64)
 function hashPair(a: Uint8Array, b: Uint8Array): Uint8Array {
-  return keccak256(Buffer.compare(a, b) <= 0 ? concatBytes([a, b]) : concatBytes([b, a]), 'bytes')
+  const first = Buffer.compare(a, b) <= 0
+  pair.set(first ? a : b, 0)
+  pair.set(first ? b : a, 32)
+  return keccak256Bytes(pair)
 }
 
 function layers(leaves: readonly Hex[]): Uint8Array[][] {
-  const out: Uint8Array[][] = [leaves.map((l) => hexToBytes(l))]
+  const out: Uint8Array[][] = [leaves.map((l) => hex(l))]
   for (let level = out[0] as Uint8Array[]; level.length > 1; ) {
     const next: Uint8Array[] = []
     for (let i = 0; i < level.length; i += 2) {
@@ -123,7 +139,7 @@ export function getReceiptProof(entries: readonly LedgerEntry[], index: number):
  * ```
  */
 export function verifyReceiptProof(parameters: { root: Hex; leaf: Hex; proof: readonly Hex[] }): boolean {
-  let node = hexToBytes(parameters.leaf)
-  for (const p of parameters.proof) node = hashPair(node, hexToBytes(p))
+  let node: Uint8Array = hex(parameters.leaf)
+  for (const p of parameters.proof) node = hashPair(node, hex(p))
   return bytesToHex(node) === parameters.root.toLowerCase()
 }
