@@ -30,7 +30,7 @@ contract LedgerSettleTest is Fixture {
         (Ledger.LaneKey memory key, bytes32 laneId) = _open(alice, model, 10_000);
         bytes memory lanes = _entry(key, 1_999);
         // 1999 x 10% = 199.9 -> 199, 1999 x 5% = 99.95 -> 99, the model keeps 1999 - 298 = 1701
-        bytes memory attribution = abi.encodePacked(_attr(model, 0, 1_701), _attr(base, 1, 199), _attr(adapter, 1, 99));
+        bytes memory attribution = _charged(model, 1_999);
 
         vm.expectEmit(true, true, true, true, address(ledger));
         emit Ledger.Settled(ROOT, alice, address(token), 1_999, attribution);
@@ -65,9 +65,7 @@ contract LedgerSettleTest is Fixture {
         (Ledger.LaneKey memory k2, bytes32 id2) = _open(alice, other, 4_999);
         (Ledger.LaneKey memory k3,) = _open(alice, base, 1);
         bytes memory lanes = abi.encodePacked(_entry(k1, 1_000), _entry(k2, 2_000), _entry(k3, 1));
-        bytes memory attribution = abi.encodePacked(
-            _attr(model, 0, 850), _attr(base, 1, 100), _attr(adapter, 1, 50), _attr(other, 0, 2_000), _attr(base, 0, 1)
-        );
+        bytes memory attribution = abi.encodePacked(_charged(model, 1_000), _charged(other, 2_000), _charged(base, 1));
         vm.expectEmit(true, true, true, true, address(ledger));
         emit Ledger.Settled(ROOT, alice, address(token), 3_001, attribution);
         vm.prank(alice);
@@ -216,7 +214,7 @@ contract LedgerSettleTest is Fixture {
         (Ledger.LaneKey memory key, bytes32 laneId) = _open(alice, model, 1_000);
         bytes memory lanes = _entry(key, 100);
         bytes memory sig = _voucher(aliceKey, laneId, 100);
-        bytes memory attribution = abi.encodePacked(_attr(model, 0, 85), _attr(base, 1, 10), _attr(adapter, 1, 5));
+        bytes memory attribution = _charged(model, 100);
         vm.expectEmit(true, true, true, true, address(ledger));
         emit Ledger.Settled(bytes32(0), alice, address(token), 100, attribution);
         vm.prank(provider);
@@ -297,7 +295,7 @@ contract LedgerSettleTest is Fixture {
     function test_buyPeriod_creditsLineageAndExtends() public {
         uint256 flat = _flatModel(1_999, 30 days, _ids(adapter));
         _fund(alice, 10_000);
-        bytes memory attribution = abi.encodePacked(_attr(flat, 0, 1_701), _attr(base, 1, 199), _attr(adapter, 1, 99));
+        bytes memory attribution = _charged(flat, 1_999);
         vm.expectEmit(true, true, false, true, address(ledger));
         emit Ledger.PeriodPurchased(alice, flat, address(token), 1_999, 1, T0 + 30 days);
         vm.expectEmit(true, true, true, true, address(ledger));

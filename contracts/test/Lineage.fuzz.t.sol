@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {Vm} from "./utils/Test.sol";
 import {Ledger} from "../src/Ledger.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 
@@ -74,8 +75,10 @@ contract LineageFuzzTest is Fixture {
         // the split applies to what this settlement moves, not to the cumulative figure
         uint256 delta = second - first;
         lanes = _entry(key, second);
+        vm.recordLogs();
         vm.prank(alice);
         ledger.settle(alice, address(token), delta, keccak256("second"), lanes, "");
+        _expectSettledAttribution(_charged(child, delta));
 
         uint256 sum;
         for (uint256 i; i < ids.length; ++i) {
@@ -94,8 +97,10 @@ contract LineageFuzzTest is Fixture {
         fee = uint96(bound(fee, 1, type(uint96).max));
         (uint256 child, uint256[] memory ids, uint256[] memory bps) = _family(nParents, raw, grandMask, fee);
         _fund(alice, fee);
+        vm.recordLogs();
         vm.prank(alice);
         ledger.buyPeriod(child, fee, 0);
+        _expectSettledAttribution(_charged(child, fee));
         uint256 sum;
         for (uint256 i; i < ids.length; ++i) {
             uint256 got = ledger.creditOf(address(token), ids[i]);
@@ -104,6 +109,20 @@ contract LineageFuzzTest is Fixture {
         }
         assertEq(ledger.creditOf(address(token), child), fee - sum);
         assertEq(ledger.escrowOf(address(token), alice), 0);
+    }
+
+    /// @dev The last Settled log names the model and the delta, from which an indexer rebuilds the split.
+    function _expectSettledAttribution(bytes memory expected) internal {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bytes32 topic = keccak256("Settled(bytes32,address,address,uint256,bytes)");
+        for (uint256 i = logs.length; i > 0; --i) {
+            if (logs[i - 1].emitter == address(ledger) && logs[i - 1].topics[0] == topic) {
+                (, bytes memory attribution) = abi.decode(logs[i - 1].data, (uint256, bytes));
+                assertEq(attribution, expected, "Settled attribution");
+                return;
+            }
+        }
+        fail("no Settled event");
     }
 
     function _credits(uint256 child, uint256[] memory ids) internal view returns (uint256[] memory out) {

@@ -178,9 +178,10 @@ abstract contract Fixture is Test {
         return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
     }
 
-    /// @dev One 21-byte attribution record of the Settled event.
-    function _attr(uint256 assetId, uint8 role, uint256 amount) internal pure returns (bytes memory) {
-        return abi.encodePacked(uint64(assetId), role, uint96(amount));
+    /// @dev One 20-byte attribution entry of the Settled event: the model a lane (or a flat-fee purchase)
+    /// paid and the amount it moved; ancestors' credits follow from the model's lineage.
+    function _charged(uint256 modelId, uint256 amount) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint64(modelId), uint96(amount));
     }
 
     function _claimed(bytes32 laneId) internal view returns (uint256) {
