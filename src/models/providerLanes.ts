@@ -1,0 +1,333 @@
+import { type Address, type Hex, isAddressEqual } from 'viem'
+import { getEvents, readContract, type TributaryClient } from '../chain/client.js'
+import { modelRegistryAbi } from '../chain/generated/ModelRegistry.js'
+import {
+  type ChainHead,
+  type LedgerEvent,
+  watchLedgerEvents,
+  type WatchLedgerEventsReturnType,
+} from '../chain/watchLedgerEvents.js'
+import type { BaseError } from '../errors/base.js'
+import { getLane } from '../pay/getLane.js'
+import { computeLaneId, decodeAttribution, decodeLineage, type Lane } from '../pay/lane.js'
+import { redeemVouchers } from '../pay/redeemVouchers.js'
+import type { WireLaneKey, WireLaneStatus } from './laneScheme.js'
+
+/**
+ * A lane as the provider accounts for it. `charged` is the sum of the prices of successful calls (never
+ * below `claimed`); `inflight` the prices of calls running; `highest` the highest voucher seen; `used`
+ * the voucher amounts spent on a running or successful call (a voucher pays for one call); `held` the
+ * payer's signatures by cumulative amount, of which only the highest at or below `charged` is redeemed.
+ */
+export type ProviderLane = {
+  lane: Lane
+  price: bigint
+  cap: bigint
+  expiresAt: bigint
+  claimed: bigint
+  closed: boolean
+  charged: bigint
+  inflight: bigint
+  highest: bigint
+  used: Set<bigint>
+  held: Map<bigint, Hex>
+  /** The highest held voucher at or below `charged`: what a redemption would claim. */
+  best: bigint
+}
+
+export type LaneBookOptions = {
+  client: TributaryClient
+  pollIntervalMs: number
+  redeem: { exposureThreshold: bigint; beforeExpirySeconds: number }
+  onError: (error: BaseError) => void
+}
+
+export type LaneBook = ReturnType<typeof createLaneBook>
+
+type LicenseInfo = { token: Address; price: bigint; termsVersion: number; lineageHash: Hex }
+
+/**
+ * The provider's view of the lanes that pay it, read from the chain once per lane and kept fresh from
+ * ledger events; and its redemption policy. Internal to the provider.
+ */
+export function createLaneBook(o: LaneBookOptions) {
+  const { client } = o
+  const lanes = new Map<string, ProviderLane>()
+  const loading = new Map<string, Promise<ProviderLane | undefined>>()
+  const licenses = new Map<bigint, LicenseInfo>()
+  const prices = new Map<string, bigint>()
+  let watch: WatchLedgerEventsReturnType | undefined
+  let head: ChainHead | undefined
+  let lastPollOk = 0
+  let redeeming: Promise<void> | undefined
+  let timer: ReturnType<typeof setInterval> | undefined
+  const stats = { redemptions: 0, redeemed: 0n, redeemErrors: 0, lastRedeemError: undefined as string | undefined }
+
+  const apply = (events: LedgerEvent[]) => {
+    for (const e of events) {
+      switch (e.type) {
+        case 'LaneToppedUp': {
+          const l = lanes.get(e.laneId.toLowerCase())
+          if (l) {
+            l.cap = e.cap
+            l.expiresAt = e.expiresAt
+          }
+          break
+        }
+        case 'LaneReclaimed': {
+          const l = lanes.get(e.laneId.toLowerCase())
+          if (l) l.closed = true
+          break
+        }
+        case 'Settled': {
+          // a settlement or redemption names models, not lanes: refresh this payer's lanes of those models
+          let models: bigint[]
+          try {
+            models = decodeAttribution(e.attribution).map((x) => x.modelId)
+          } catch {
+            break
+          }
+          for (const l of lanes.values()) {
+            if (isAddressEqual(l.lane.payer, e.payer) && models.includes(l.lane.modelId)) void refresh(l)
+          }
+          break
+        }
+        case 'TermsUpdated': {
+          prices.set(`${e.assetId}:${e.version}`, e.pricePerCall)
+          const known = licenses.get(e.assetId)
+          if (known && e.version > known.termsVersion)
+            licenses.set(e.assetId, { ...known, token: e.token, price: e.pricePerCall, termsVersion: e.version })
+          break
+        }
+        case 'LaneOpened':
+          // lanes are loaded when a voucher first names them
+          break
+      }
+    }
+  }
+
+  const refresh = async (l: ProviderLane) => {
+    try {
+      const s = await getLane(client, { laneId: l.lane.laneId })
+      setClaimed(l, s.claimed)
+      l.cap = s.cap
+      l.expiresAt = s.expiresAt
+      l.closed = s.closed
+    } catch (err) {
+      o.onError(err as BaseError)
+    }
+  }
+
+  const setClaimed = (l: ProviderLane, claimed: bigint) => {
+    if (claimed <= l.claimed) return
+    l.claimed = claimed
+    // paid on-chain (by the payer's settlement or our redemption): nothing below is owed any more
+    if (l.charged < claimed) l.charged = claimed
+    for (const v of l.used) if (v <= claimed) l.used.delete(v)
+    for (const v of l.held.keys()) if (v < claimed) l.held.delete(v)
+    updateBest(l)
+  }
+
+  const updateBest = (l: ProviderLane) => {
+    for (const v of l.held.keys()) if (v <= l.charged && v > l.best) l.best = v
+    for (const v of l.held.keys()) if (v < l.best) l.held.delete(v)
+  }
+
+  /** The price of one call under a terms version of an asset. */
+  const priceOf = async (assetId: bigint, termsVersion: number): Promise<bigint | undefined> => {
+    const k = `${assetId}:${termsVersion}`
+    const cached = prices.get(k)
+    if (cached !== undefined) return cached
+    const info = await licenseInfo(assetId)
+    if (info.termsVersion === termsVersion) return info.price
+    const events = await getEvents<{ args: { version: number; terms: { pricePerCall: bigint } } }>(client, {
+      address: client.addresses.registry,
+      abi: modelRegistryAbi,
+      eventName: 'TermsUpdated',
+      args: { assetId },
+    })
+    for (const e of events) prices.set(`${assetId}:${e.args.version}`, e.args.terms.pricePerCall)
+    return prices.get(k)
+  }
+
+  const licenseInfo = async (assetId: bigint): Promise<LicenseInfo> => {
+    const known = licenses.get(assetId)
+    if (known) return known
+    const [token, price, termsVersion, lineageHash] = await readContract<readonly [Address, bigint, number, Hex]>(
+      client,
+      { address: client.addresses.registry, abi: modelRegistryAbi, functionName: 'licenseInfo', args: [assetId] },
+    )
+    const info = { token, price, termsVersion, lineageHash }
+    licenses.set(assetId, info)
+    prices.set(`${assetId}:${termsVersion}`, price)
+    return info
+  }
+
+  /**
+   * The lane named by a payment, loaded once (its key is checked against its id; its state and the
+   * model's lineage read from the chain), then kept fresh by events. Undefined when no such lane exists.
+   */
+  const load = (laneId: Hex, key: WireLaneKey): Promise<ProviderLane | undefined> | ProviderLane | undefined => {
+    const id = laneId.toLowerCase()
+    const known = lanes.get(id)
+    if (known) return known
+    let p = loading.get(id)
+    if (!p) {
+      p = (async () => {
+        const lane: Omit<Lane, 'ancestors'> = {
+          laneId,
+          payer: key.payer,
+          token: key.token,
+          modelId: BigInt(key.modelId),
+          termsVersion: key.termsVersion,
+          seq: BigInt(key.seq),
+          lineageHash: key.lineageHash,
+        }
+        if (computeLaneId(lane).toLowerCase() !== id) return undefined
+        const state = await getLane(client, { laneId })
+        if (!state.exists) return undefined
+        const lineage = await readContract<Hex>(client, {
+          address: client.addresses.registry,
+          abi: modelRegistryAbi,
+          functionName: 'lineageOf',
+          args: [lane.modelId],
+        })
+        const price = await priceOf(lane.modelId, lane.termsVersion)
+        if (price === undefined) return undefined
+        const entry: ProviderLane = {
+          lane: { ...lane, ancestors: decodeLineage(lineage) },
+          price,
+          cap: state.cap,
+          expiresAt: state.expiresAt,
+          claimed: state.claimed,
+          closed: state.closed,
+          charged: state.claimed,
+          inflight: 0n,
+          highest: state.claimed,
+          used: new Set(),
+          held: new Map(),
+          best: state.claimed,
+        }
+        lanes.set(id, entry)
+        return entry
+      })().finally(() => loading.delete(id))
+      loading.set(id, p)
+    }
+    return p
+  }
+
+  /** The chain's clock now (seconds): the head's timestamp plus the time since it was read. */
+  const chainNow = (): bigint => {
+    if (!head) return BigInt(Math.floor(Date.now() / 1000))
+    return head.timestamp + BigInt(Math.floor((Date.now() - head.observedAtMs) / 1000))
+  }
+
+  const status = (l: ProviderLane): WireLaneStatus => {
+    const floor = l.charged + l.inflight > l.highest ? l.charged + l.inflight : l.highest
+    return {
+      laneId: l.lane.laneId,
+      charged: l.charged.toString(),
+      inflight: l.inflight.toString(),
+      highestVoucher: l.highest.toString(),
+      required: (floor + l.price).toString(),
+      cap: l.cap.toString(),
+      claimed: l.claimed.toString(),
+      expiresAt: Number(l.expiresAt),
+      pricePerCall: l.price.toString(),
+    }
+  }
+
+  const exposure = () => {
+    let total = 0n
+    for (const l of lanes.values()) if (l.best > l.claimed) total += l.best - l.claimed
+    return total
+  }
+
+  /** Redeems every lane whose best voucher is above what was claimed, when `force` or the policy says so. */
+  const maybeRedeem = (force = false): Promise<void> => {
+    if (redeeming) return force ? redeeming.then(() => maybeRedeem(true)) : redeeming
+    const now = chainNow()
+    const soon = BigInt(o.redeem.beforeExpirySeconds)
+    const due: ProviderLane[] = []
+    let total = 0n
+    for (const l of lanes.values()) {
+      if (l.closed || l.best <= l.claimed) continue
+      total += l.best - l.claimed
+      if (force || l.expiresAt - now <= soon) due.push(l)
+    }
+    if (!force && total >= o.redeem.exposureThreshold && total > 0n) {
+      due.length = 0
+      for (const l of lanes.values()) if (!l.closed && l.best > l.claimed) due.push(l)
+    }
+    if (!due.length) return Promise.resolve()
+    const vouchers = due.map((l) => ({ lane: l.lane, cumulative: l.best, signature: l.held.get(l.best) as Hex }))
+    redeeming = (async () => {
+      try {
+        const r = await redeemVouchers(client, { vouchers })
+        for (const x of r.redemptions) {
+          stats.redemptions++
+          stats.redeemed += x.total
+        }
+        for (const v of vouchers) {
+          const l = lanes.get(v.lane.laneId.toLowerCase())
+          if (l) setClaimed(l, v.cumulative)
+        }
+      } catch (err) {
+        stats.redeemErrors++
+        stats.lastRedeemError = (err as Error).message.split('\n')[0]
+        o.onError(err as BaseError)
+        await Promise.all(due.map(refresh))
+      } finally {
+        redeeming = undefined
+      }
+    })()
+    return redeeming
+  }
+
+  return {
+    lanes,
+    stats,
+    load,
+    status,
+    chainNow,
+    exposure,
+    priceOf,
+    licenseInfo,
+    updateBest,
+    /** Charges a successful call. */
+    charge(l: ProviderLane) {
+      l.inflight -= l.price
+      l.charged += l.price
+      updateBest(l)
+      if (exposure() >= o.redeem.exposureThreshold) void maybeRedeem()
+    },
+    maybeRedeem,
+    /** Whether the watch has polled successfully recently. */
+    synced: () => Date.now() - lastPollOk < Math.max(5_000, o.pollIntervalMs * 10),
+    head: () => head,
+    async start() {
+      watch = await watchLedgerEvents(client, {
+        pollIntervalMs: o.pollIntervalMs,
+        onEvents: apply,
+        onHead: (h) => {
+          head = h
+          lastPollOk = Date.now()
+        },
+        onError: o.onError,
+      })
+      head = watch.head()
+      lastPollOk = Date.now()
+      timer = setInterval(() => void maybeRedeem().catch(() => undefined), 1_000)
+      timer.unref?.()
+    },
+    /** Polls the chain now: events applied, head (and chain time) updated. */
+    async sync() {
+      if (watch) await watch.poll()
+    },
+    async stop() {
+      watch?.stop()
+      clearInterval(timer)
+      await redeeming
+    },
+  }
+}

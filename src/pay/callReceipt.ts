@@ -1,0 +1,123 @@
+import { type Address, encodeAbiParameters, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
+
+/**
+ * What a provider signs after a paid call: the model and version that ran, the hashes of the input it
+ * received and the output it sent (keccak256 of their canonical JSON), the price charged for this call,
+ * the lane, the payer's voucher that came with the call, and `cumulative` — everything the provider has
+ * charged on the lane after this call (the amount a settlement of the lane should use; it never exceeds
+ * a voucher the payer signed).
+ */
+export type CallReceipt = {
+  laneId: Hex
+  assetId: bigint
+  model: string
+  version: string
+  inputHash: Hex
+  outputHash: Hex
+  /** The price of this call. */
+  amount: bigint
+  /** Everything charged on the lane so far, this call included. */
+  cumulative: bigint
+  /** The cumulative amount of the voucher the payer sent with this call. */
+  voucher: bigint
+}
+
+/** EIP-712 types of a call receipt. */
+export const callReceiptTypes = {
+  CallReceipt: [
+    { name: 'laneId', type: 'bytes32' },
+    { name: 'assetId', type: 'uint256' },
+    { name: 'model', type: 'string' },
+    { name: 'version', type: 'string' },
+    { name: 'inputHash', type: 'bytes32' },
+    { name: 'outputHash', type: 'bytes32' },
+    { name: 'amount', type: 'uint256' },
+    { name: 'cumulative', type: 'uint256' },
+    { name: 'voucher', type: 'uint256' },
+  ],
+} as const
+
+/** The receipt's EIP-712 domain: bound to the chain and the ledger, named apart from vouchers. */
+export function callReceiptDomain(chainId: number, ledger: Address) {
+  return { name: 'tributary-receipt', version: '1', chainId, verifyingContract: ledger } as const
+}
+
+const DOMAIN_TYPEHASH = keccak256(
+  toBytes('EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)'),
+)
+const RECEIPT_TYPEHASH = hexToBytes(
+  keccak256(
+    toBytes(
+      'CallReceipt(bytes32 laneId,uint256 assetId,string model,string version,bytes32 inputHash,bytes32 outputHash,uint256 amount,uint256 cumulative,uint256 voucher)',
+    ),
+  ),
+)
+
+/** Computes receipt digests with the domain separator and string hashes cached. */
+export type CallReceiptHasher = { digest(r: CallReceipt): Uint8Array; domainSeparator: Hex }
+
+const hashers = new Map<string, CallReceiptHasher>()
+const stringHashes = new Map<string, Uint8Array>()
+const hashString = (s: string) => {
+  let h = stringHashes.get(s)
+  if (!h) {
+    h = keccak256(toBytes(s), 'bytes')
+    if (stringHashes.size > 10_000) stringHashes.clear()
+    stringHashes.set(s, h)
+  }
+  return h
+}
+
+/**
+ * The cached digest computer for receipts on (chainId, ledger); agrees with viem's `hashTypedData` over
+ * {@link callReceiptTypes} and {@link callReceiptDomain}.
+ */
+export function callReceiptHasher(chainId: number, ledger: Address): CallReceiptHasher {
+  const key = `${chainId}:${ledger.toLowerCase()}`
+  let h = hashers.get(key)
+  if (h) return h
+  const domainSeparator = keccak256(
+    encodeAbiParameters(
+      [{ type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'uint256' }, { type: 'address' }],
+      [
+        DOMAIN_TYPEHASH,
+        keccak256(toBytes('tributary-receipt')),
+        keccak256(toBytes('1')),
+        BigInt(chainId),
+        ledger,
+      ],
+    ),
+  )
+  const struct = new Uint8Array(320)
+  struct.set(RECEIPT_TYPEHASH, 0)
+  const outer = new Uint8Array(66)
+  outer[0] = 0x19
+  outer[1] = 0x01
+  outer.set(hexToBytes(domainSeparator), 2)
+  h = {
+    domainSeparator,
+    digest(r) {
+      struct.set(hexToBytes(r.laneId), 32)
+      writeUint256(struct, 64, r.assetId)
+      struct.set(hashString(r.model), 96)
+      struct.set(hashString(r.version), 128)
+      struct.set(hexToBytes(r.inputHash), 160)
+      struct.set(hexToBytes(r.outputHash), 192)
+      writeUint256(struct, 224, r.amount)
+      writeUint256(struct, 256, r.cumulative)
+      writeUint256(struct, 288, r.voucher)
+      outer.set(keccak256(struct, 'bytes'), 34)
+      return keccak256(outer, 'bytes')
+    },
+  }
+  hashers.set(key, h)
+  return h
+}
+
+function writeUint256(buf: Uint8Array, offset: number, v: bigint) {
+  let x = v
+  for (let i = 31; i >= 0; i--) {
+    buf[offset + i] = Number(x & 0xffn)
+    x >>= 8n
+  }
+}

@@ -1,0 +1,33 @@
+import type { Address, Hex } from 'viem'
+import { type CallReceipt, callReceiptHasher } from './callReceipt.js'
+import { MalformedSignatureError, recoverDigestSigner } from './voucher.js'
+
+export type VerifyCallReceiptParameters = {
+  chainId: number
+  ledger: Address
+  receipt: CallReceipt
+  signature: Hex
+}
+export type VerifyCallReceiptReturnType =
+  | { valid: true; signer: Address }
+  | { valid: false; reason: 'malformed'; message: string }
+
+/**
+ * Recovers who signed a call receipt (native secp256k1 with a cached domain). The caller decides whether
+ * that signer may speak for the model (its owner or an approved operator).
+ *
+ * @example
+ * ```ts
+ * const r = await verifyCallReceipt({ chainId, ledger, receipt, signature })
+ * if (!r.valid || r.signer !== owner) throw new Error('receipt not signed by the model owner')
+ * ```
+ */
+export async function verifyCallReceipt(p: VerifyCallReceiptParameters): Promise<VerifyCallReceiptReturnType> {
+  try {
+    const signer = await recoverDigestSigner(callReceiptHasher(p.chainId, p.ledger).digest(p.receipt), p.signature)
+    return { valid: true, signer }
+  } catch (err) {
+    if (err instanceof MalformedSignatureError) return { valid: false, reason: 'malformed', message: err.shortMessage }
+    throw err
+  }
+}
