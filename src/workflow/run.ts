@@ -243,6 +243,10 @@ async function execute<O>(s: Session): Promise<RunResult<O>> {
   if (persister) (rt.p as { afterPayment?: () => void }).afterPayment = () => persister.onPayment()
   let settlement = s.settlement
 
+  if (options.signal?.aborted) {
+    rt.emit({ type: 'run.cancelled', runId, at: clock.now() })
+    throw new RunCancelledError(runId, [...ledger.entries], options.signal.reason)
+  }
   actor.start()
   if (s.resumeEvent) actor.send(s.resumeEvent)
 

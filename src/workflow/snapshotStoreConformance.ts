@@ -103,7 +103,7 @@ export function describeSnapshotStoreConformance(
     it('gives copies: mutating a loaded run or the saved object changes nothing stored', async () => {
       const store = await factory()
       const run = sampleRun(4)
-      const mutable = structuredClone(run) as { waiting: string[] }
+      const mutable = structuredClone(run) as unknown as { waiting: string[] }
       await store.save(mutable as unknown as StoredRun)
       mutable.waiting.push('late')
       const a = (await store.load(run.runId)) as unknown as { waiting: string[] }

@@ -79,7 +79,7 @@ describe('step kinds', () => {
       .step('words', count, ($) => ({ text: $.steps.up.text }))
       .step(
         'pack',
-        fn((x: { title: string; n: number; tag: string; fixed: string; pair: [number, string] }) => x),
+        fn((x: { title: string; n: number; tag: string; fixed: string; pair: (number | string)[] }) => x),
         ($) => ({
           title: $.steps.up.text,
           n: $.steps.words.count,
