@@ -212,7 +212,7 @@ describe('cancellation', () => {
     let stepSignal: AbortSignal | undefined
     const slow = fn(
       (_: { text: string }, ctx) =>
-        new Promise((_r, reject) => {
+        new Promise<{ text: string }>((_r, reject) => {
           stepSignal = ctx.signal
           ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))
         }),
