@@ -210,7 +210,8 @@ describe('restore after a stop half-way', () => {
     const text = canonicalJson(stored)
     expect(text.length).toBeLessThan(2_000)
     expect(text).not.toContain('word word')
-    const inputRef = (stored?.machine as { context: { input: { $blob: string } } }).context.input.$blob
+    const inputRef = (stored as unknown as { machine: { context: { input: { $blob: string } } } }).machine
+      .context.input.$blob
     expect(inputRef).toBe(hashJson({ doc: big }))
     expect(await store.getBlob(inputRef as `0x${string}`)).toBe(canonicalJson({ doc: big }))
     const done = await resume(wf, { runId: r.runId, step: 'ok', payload: { ok: true } }, { store })
