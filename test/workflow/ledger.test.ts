@@ -1,0 +1,170 @@
+import { encodePacked, type Hex, keccak256 } from 'viem'
+import { describe, expect, it } from 'vitest'
+import { assign, createActor, toPromise, setup as xsetup } from 'xstate'
+import { createPaidCallActor } from '../../src/workflow/createPaidCallActor.js'
+import { DuplicateIdempotencyKeyError } from '../../src/workflow/errors.js'
+import { keccak256Hex } from '../../src/workflow/keccak.js'
+import { createAttributionLedger, idempotencyKey, type LedgerRecord } from '../../src/workflow/ledger.js'
+import { getReceiptProof, receiptLeaf, receiptRoot, verifyReceiptProof } from '../../src/workflow/receipt.js'
+import type { LedgerEntry } from '../../src/workflow/types.js'
+import { listings, setup } from './support/fixtures.js'
+
+const runId = `0x${'12'.repeat(32)}` as Hex
+const h = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as Hex
+
+const record = (i: number): LedgerRecord => ({
+  idempotencyKey: idempotencyKey(runId, `s${i}`, 0),
+  stepId: `s${i}`,
+  item: 0,
+  assetId: BigInt(i + 1),
+  modelId: 'acme/x',
+  modelVersion: `1.${i}.0`,
+  token: '0x00000000000000000000000000000000000000aa',
+  laneId: h(100 + i),
+  amount: BigInt(10 + i),
+  cumulative: BigInt(10 + i),
+  inputHash: h(200 + i),
+  outputHash: h(300 + i),
+  providerSignature: `0x${'ab'.repeat(65)}`,
+  latencyMs: 3 + i,
+  lane: { i },
+})
+
+describe('idempotency keys', () => {
+  it('are keccak256(runId ‖ uint32be(item) ‖ utf8(stepId)): deterministic and distinct per run, step and item', () => {
+    expect(idempotencyKey(runId, 'ocr', 3)).toBe(
+      keccak256(encodePacked(['bytes32', 'uint32', 'string'], [runId, 3, 'ocr'])),
+    )
+    expect(idempotencyKey(runId, 'ocr', 3)).toBe(idempotencyKey(runId, 'ocr', 3))
+    const keys = new Set([
+      idempotencyKey(runId, 'ocr', 0),
+      idempotencyKey(runId, 'ocr', 1),
+      idempotencyKey(runId, 'ocr2', 0),
+      idempotencyKey(h(1), 'ocr', 0),
+    ])
+    expect(keys.size).toBe(4)
+  })
+
+  it('the fast keccak matches viem on every length around the block size', () => {
+    for (const n of [0, 1, 55, 56, 135, 136, 137, 271, 272, 273, 1000]) {
+      const bytes = new Uint8Array(n).map((_, i) => (i * 7 + n) & 255)
+      expect(keccak256Hex(bytes)).toBe(keccak256(bytes))
+    }
+  })
+})
+
+describe('attribution ledger', () => {
+  it('records entries in order with indexes and totals per token, and refuses the same key twice', () => {
+    const ledger = createAttributionLedger()
+    const e0 = ledger.record(record(0), { out: 0 })
+    const e1 = ledger.record(record(1), { out: 1 })
+    expect([e0.index, e1.index]).toEqual([0, 1])
+    expect(ledger.total()).toBe(21n)
+    expect(ledger.totals().get('0x00000000000000000000000000000000000000aa')).toBe(21n)
+    expect(() => ledger.record(record(1), { out: 'again' })).toThrow(DuplicateIdempotencyKeyError)
+    expect(ledger.entries).toHaveLength(2)
+    expect(ledger.output(e1.idempotencyKey)).toEqual({ value: { out: 1 } })
+  })
+})
+
+describe('receipt Merkle tree', () => {
+  it('leaf is keccak256 of the documented packed encoding', () => {
+    const e: LedgerEntry = { index: 0, ...record(0) }
+    const expected = keccak256(
+      encodePacked(
+        [
+          'uint256',
+          'bytes32',
+          'uint256',
+          'bytes32',
+          'uint256',
+          'uint256',
+          'bytes32',
+          'bytes32',
+          'uint256',
+          'uint256',
+          'bytes',
+          'string',
+        ],
+        [
+          0n,
+          e.idempotencyKey,
+          1n,
+          e.laneId,
+          10n,
+          10n,
+          e.inputHash,
+          e.outputHash,
+          3n,
+          65n,
+          e.providerSignature,
+          '1.0.0',
+        ],
+      ),
+    )
+    expect(receiptLeaf(e)).toBe(expected)
+  })
+
+  it('root is sorted-pair keccak over leaves; every proof verifies and a forged one does not', () => {
+    expect(receiptRoot([])).toBe(`0x${'00'.repeat(32)}`)
+    for (let n = 1; n <= 9; n++) {
+      const ledger = createAttributionLedger()
+      for (let i = 0; i < n; i++) ledger.record(record(i), null)
+      const root = receiptRoot(ledger.entries)
+      for (let i = 0; i < n; i++) {
+        const entry = ledger.entries[i] as LedgerEntry
+        const proof = getReceiptProof(ledger.entries, i)
+        expect(verifyReceiptProof({ root, leaf: receiptLeaf(entry), proof })).toBe(true)
+        const forged = receiptLeaf({ ...entry, amount: entry.amount + 1n })
+        expect(verifyReceiptProof({ root, leaf: forged, proof })).toBe(false)
+      }
+    }
+    const two = createAttributionLedger()
+    two.record(record(0), null)
+    two.record(record(1), null)
+    const [l0, l1] = two.entries.map(receiptLeaf) as [Hex, Hex]
+    const sorted = BigInt(l0) < BigInt(l1) ? [l0, l1] : [l1, l0]
+    expect(receiptRoot(two.entries)).toBe(
+      keccak256(encodePacked(['bytes32', 'bytes32'], sorted as [Hex, Hex])),
+    )
+  })
+})
+
+describe('paid model-call actor', () => {
+  it('runs a paid call inside a machine of your own, records it once, reuses it when invoked again', async () => {
+    const a = setup()
+    const ledger = createAttributionLedger()
+    const upper = listings[1]
+    if (!upper) throw new Error('fixture')
+    const machine = xsetup({
+      types: { output: {} as { first: unknown; second: unknown } },
+      actors: { pay: createPaidCallActor({ caller: a.caller, ledger, budget: 100n }) },
+    }).createMachine({
+      context: { first: undefined as unknown, second: undefined as unknown },
+      initial: 'one',
+      states: {
+        one: {
+          invoke: {
+            src: 'pay',
+            input: { model: upper, input: { text: 'hey' }, runId, stepId: 'greet' },
+            onDone: { target: 'two', actions: assign({ first: ({ event }) => event.output }) },
+          },
+        },
+        two: {
+          invoke: {
+            src: 'pay',
+            input: { model: upper, input: { text: 'hey' }, runId, stepId: 'greet' },
+            onDone: { target: 'done', actions: assign({ second: ({ event }) => event.output }) },
+          },
+        },
+        done: { type: 'final' },
+      },
+      output: ({ context }) => ({ first: context.first, second: context.second }),
+    })
+    const out = await toPromise(createActor(machine).start())
+    expect(out.first).toMatchObject({ output: { text: 'HEY' }, reused: false })
+    expect(out.second).toMatchObject({ output: { text: 'HEY' }, reused: true })
+    expect(ledger.entries).toHaveLength(1)
+    expect(a.stats.calls).toBe(1)
+  })
+})
