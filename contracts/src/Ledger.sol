@@ -71,7 +71,9 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     /// @dev two credits per slot (asset ids 2k and 2k+1), each stored as amount + 1 once seeded
     mapping(address token => mapping(uint256 pair => uint256)) internal _credits;
     mapping(address token => mapping(address payee => uint256)) public balanceOf;
-    mapping(bytes32 receiptRoot => bool) public rootSettled;
+    /// @notice Receipt roots already settled, per payer: keyed by payer so no one can burn another
+    /// payer's root by settling an empty run under it first.
+    mapping(address payer => mapping(bytes32 receiptRoot => bool)) public rootSettled;
     mapping(address payer => mapping(uint256 assetId => uint256)) public periodEnd;
     uint64 public laneCount;
 
@@ -270,7 +272,7 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     // ------------------------------------------------------------------------------------- settlement
 
     /// @notice Settles a run in one transaction: brings every lane it used up to the cumulative amount
-    /// now owed, credits every model and every ancestor's share, and records the receipt root once.
+    /// now owed, credits every model and every ancestor's share, and records the receipt root once per payer.
     /// @param payer whose lanes are charged; when the caller is not the payer, `signatures` must hold one
     /// 65-byte voucher signature of the payer per lane
     /// @param total must equal the sum of what the lanes move, to the unit
@@ -284,8 +286,8 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         bytes calldata signatures
     ) external nonReentrant {
         if (receiptRoot == bytes32(0)) revert ZeroReceiptRoot();
-        if (rootSettled[receiptRoot]) revert RootAlreadySettled(receiptRoot);
-        rootSettled[receiptRoot] = true;
+        if (rootSettled[payer][receiptRoot]) revert RootAlreadySettled(receiptRoot);
+        rootSettled[payer][receiptRoot] = true;
         (uint256 computed, bytes memory attribution) = _apply(payer, token, lanes, signatures);
         if (computed != total) revert TotalMismatch(total, computed);
         emit Settled(receiptRoot, payer, token, computed, attribution);

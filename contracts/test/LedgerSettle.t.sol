@@ -41,7 +41,7 @@ contract LedgerSettleTest is Fixture {
         assertEq(ledger.creditOf(address(token), base), 199);
         assertEq(ledger.creditOf(address(token), adapter), 99);
         assertEq(_claimed(laneId), 1_999);
-        assertTrue(ledger.rootSettled(ROOT));
+        assertTrue(ledger.rootSettled(alice, ROOT));
         assertEq(ledger.escrowOf(address(token), alice), 0);
         assertEq(token.balanceOf(address(ledger)), 10_000, "nothing leaves the ledger on settlement");
     }
@@ -105,7 +105,7 @@ contract LedgerSettleTest is Fixture {
         ledger.settle(alice, address(token), 100, bytes32(0), lanes, "");
         vm.expectRevert(abi.encodeWithSelector(Ledger.TotalMismatch.selector, 99, 100));
         ledger.settle(alice, address(token), 99, ROOT, lanes, "");
-        assertFalse(ledger.rootSettled(ROOT));
+        assertFalse(ledger.rootSettled(alice, ROOT));
 
         ledger.settle(alice, address(token), 100, ROOT, lanes, "");
         lanes = _entry(key, 200);
@@ -113,6 +113,23 @@ contract LedgerSettleTest is Fixture {
         ledger.settle(alice, address(token), 100, ROOT, lanes, "");
         vm.stopPrank();
         assertEq(_claimed(laneId), 100);
+    }
+
+    /// @dev A stranger settling an empty run under someone's receipt root (seen in the mempool) must
+    /// not stop that payer from settling it; the root is recorded per payer.
+    function test_settle_strangerCannotBurnAPayersRoot() public {
+        _fund(alice, 1_000);
+        (Ledger.LaneKey memory key, bytes32 laneId) = _open(alice, other, 1_000);
+        bytes memory lanes = _entry(key, 100);
+        vm.prank(bob);
+        ledger.settle(bob, address(token), 0, ROOT, "", "");
+        assertTrue(ledger.rootSettled(bob, ROOT));
+        assertFalse(ledger.rootSettled(alice, ROOT));
+
+        vm.prank(alice);
+        ledger.settle(alice, address(token), 100, ROOT, lanes, "");
+        assertEq(_claimed(laneId), 100);
+        assertTrue(ledger.rootSettled(alice, ROOT));
     }
 
     function test_settle_rejectsMissingOrExtraSignatures() public {
