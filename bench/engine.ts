@@ -45,10 +45,10 @@ setFlagsFromString('--expose_gc')
 const gc = runInNewContext('gc') as () => void
 
 const QUICK = process.argv.includes('--quick')
-const REPS = QUICK ? 2 : 7
+const REPS = QUICK ? 2 : 5
 const RUNS: Record<string, number> = QUICK
   ? { plain: 2000, xstate: 300, tributary: 300, tributaryPaid: 300, mastra: 200, langgraph: 40 }
-  : { plain: 20000, xstate: 2000, tributary: 2000, tributaryPaid: 2000, mastra: 1000, langgraph: 200 }
+  : { plain: 20000, xstate: 1000, tributary: 1000, tributaryPaid: 1000, mastra: 500, langgraph: 80 }
 
 // ---------------------------------------------------------------- tributary, local steps
 const StateSchema = z.object({

@@ -121,18 +121,14 @@ describe('workflow type inference', () => {
     base.step('ocr', ocr, ($) => ({ image: $.input.n }))
     // @ts-expect-error mapping from a step that does not exist
     base.step('ocr', ocr, ($) => ({ image: $.steps.nothing.text }))
-    base
-      .step(
-        'a',
-        fn((x: { n: number }) => x.n),
-      )
-      // @ts-expect-error a branch body's input must fit the enclosing last output
-      .parallel('p', (b) => ({ x: b.step(fn((s: string) => s)) }))
-    // @ts-expect-error map list must be an array
-    base.map(
-      'm',
-      ($) => $.input.n,
-      (b) => b.step(fn((x: number) => x)),
+    const afterA = base.step(
+      'a',
+      fn((x: { n: number }) => x.n),
     )
+    // @ts-expect-error a branch body's input must fit the enclosing last output (number, not string)
+    afterA.parallel('p', (b) => ({ x: b.step(fn((s: string) => s)) }))
+    const notAList = ($: { input: { n: number } }) => $.input.n
+    // @ts-expect-error map list must be an array
+    base.map('m', notAList, (b) => b.step(fn((x: number) => x)))
   })
 })
