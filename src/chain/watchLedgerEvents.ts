@@ -20,9 +20,21 @@ export type LaneOpenedEvent = {
   expiresAt: bigint
 }
 /** A lane's cap and expiry after a top-up (absolute values, so replaying it is harmless). */
-export type LaneToppedUpEvent = { type: 'LaneToppedUp'; blockNumber: bigint; laneId: Hex; cap: bigint; expiresAt: bigint }
+export type LaneToppedUpEvent = {
+  type: 'LaneToppedUp'
+  blockNumber: bigint
+  laneId: Hex
+  cap: bigint
+  expiresAt: bigint
+}
 /** A lane was closed and its unclaimed escrow returned to the payer. */
-export type LaneReclaimedEvent = { type: 'LaneReclaimed'; blockNumber: bigint; laneId: Hex; payer: Address; refund: bigint }
+export type LaneReclaimedEvent = {
+  type: 'LaneReclaimed'
+  blockNumber: bigint
+  laneId: Hex
+  payer: Address
+  refund: bigint
+}
 /** A settlement or redemption moved lanes of `payer`; `attribution` is the packed (modelId, amount) list. */
 export type SettledEvent = {
   type: 'Settled'
@@ -80,7 +92,10 @@ export class LedgerWatchError extends BaseError {
 const ledgerEvents = ledgerAbi.filter(
   (x) =>
     x.type === 'event' &&
-    (x.name === 'LaneOpened' || x.name === 'LaneToppedUp' || x.name === 'LaneReclaimed' || x.name === 'Settled'),
+    (x.name === 'LaneOpened' ||
+      x.name === 'LaneToppedUp' ||
+      x.name === 'LaneReclaimed' ||
+      x.name === 'Settled'),
 )
 const registryEvents = modelRegistryAbi.filter((x) => x.type === 'event' && x.name === 'TermsUpdated')
 

@@ -4,8 +4,8 @@ import { modelRegistryAbi } from '../chain/generated/ModelRegistry.js'
 import {
   type ChainHead,
   type LedgerEvent,
-  watchLedgerEvents,
   type WatchLedgerEventsReturnType,
+  watchLedgerEvents,
 } from '../chain/watchLedgerEvents.js'
 import type { BaseError } from '../errors/base.js'
 import { getLane } from '../pay/getLane.js'
@@ -61,7 +61,12 @@ export function createLaneBook(o: LaneBookOptions) {
   let lastPollOk = 0
   let redeeming: Promise<void> | undefined
   let timer: ReturnType<typeof setInterval> | undefined
-  const stats = { redemptions: 0, redeemed: 0n, redeemErrors: 0, lastRedeemError: undefined as string | undefined }
+  const stats = {
+    redemptions: 0,
+    redeemed: 0n,
+    redeemErrors: 0,
+    lastRedeemError: undefined as string | undefined,
+  }
 
   const apply = (events: LedgerEvent[]) => {
     for (const e of events) {
@@ -96,7 +101,12 @@ export function createLaneBook(o: LaneBookOptions) {
           prices.set(`${e.assetId}:${e.version}`, e.pricePerCall)
           const known = licenses.get(e.assetId)
           if (known && e.version > known.termsVersion)
-            licenses.set(e.assetId, { ...known, token: e.token, price: e.pricePerCall, termsVersion: e.version })
+            licenses.set(e.assetId, {
+              ...known,
+              token: e.token,
+              price: e.pricePerCall,
+              termsVersion: e.version,
+            })
           break
         }
         case 'LaneOpened':
@@ -153,10 +163,14 @@ export function createLaneBook(o: LaneBookOptions) {
   const licenseInfo = async (assetId: bigint): Promise<LicenseInfo> => {
     const known = licenses.get(assetId)
     if (known) return known
-    const [token, price, termsVersion, lineageHash] = await readContract<readonly [Address, bigint, number, Hex]>(
-      client,
-      { address: client.addresses.registry, abi: modelRegistryAbi, functionName: 'licenseInfo', args: [assetId] },
-    )
+    const [token, price, termsVersion, lineageHash] = await readContract<
+      readonly [Address, bigint, number, Hex]
+    >(client, {
+      address: client.addresses.registry,
+      abi: modelRegistryAbi,
+      functionName: 'licenseInfo',
+      args: [assetId],
+    })
     const info = { token, price, termsVersion, lineageHash }
     licenses.set(assetId, info)
     prices.set(`${assetId}:${termsVersion}`, price)
@@ -167,7 +181,10 @@ export function createLaneBook(o: LaneBookOptions) {
    * The lane named by a payment, loaded once (its key is checked against its id; its state and the
    * model's lineage read from the chain), then kept fresh by events. Undefined when no such lane exists.
    */
-  const load = (laneId: Hex, key: WireLaneKey): Promise<ProviderLane | undefined> | ProviderLane | undefined => {
+  const load = (
+    laneId: Hex,
+    key: WireLaneKey,
+  ): Promise<ProviderLane | undefined> | ProviderLane | undefined => {
     const id = laneId.toLowerCase()
     const known = lanes.get(id)
     if (known) return known
@@ -260,7 +277,11 @@ export function createLaneBook(o: LaneBookOptions) {
       for (const l of lanes.values()) if (!l.closed && l.best > l.claimed) due.push(l)
     }
     if (!due.length) return Promise.resolve()
-    const vouchers = due.map((l) => ({ lane: l.lane, cumulative: l.best, signature: l.held.get(l.best) as Hex }))
+    const vouchers = due.map((l) => ({
+      lane: l.lane,
+      cumulative: l.best,
+      signature: l.held.get(l.best) as Hex,
+    }))
     redeeming = (async () => {
       try {
         const r = await redeemVouchers(client, { vouchers })

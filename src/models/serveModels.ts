@@ -71,7 +71,8 @@ export async function serveModels(
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status
     if (status === 413) return fail(res, 413, 'body_too_large', 'the body is too large')
-    if (status && status >= 400 && status < 500) return fail(res, status, 'bad_request', 'the request is malformed')
+    if (status && status >= 400 && status < 500)
+      return fail(res, status, 'bad_request', 'the request is malformed')
     options.onError?.(err)
     fail(res, 500, 'internal_error', 'the provider failed to handle the request')
   })

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import express, { type Request, type Response, type Router } from 'express'
-import { type Address, type Hex, isAddressEqual, keccak256 } from 'viem'
+import { type Address, getAddress, type Hex, isAddressEqual, keccak256 } from 'viem'
 import type { TributaryClient } from '../chain/client.js'
 import { BaseError } from '../errors/base.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
@@ -306,16 +306,22 @@ export function tributaryRouter(
     return e
   }
 
-  const requirements = (m: ModelDefinition, assetId: bigint, price: bigint, termsVersion: number, token: Address) => ({
+  const requirements = (
+    m: ModelDefinition,
+    assetId: bigint,
+    price: bigint,
+    termsVersion: number,
+    token: Address,
+  ) => ({
     scheme: LANE_SCHEME,
     network: caip2(chainId),
     chainId,
-    asset: token,
+    asset: getAddress(token),
     amount: price.toString(),
-    payTo: client?.account.address as Address,
+    payTo: getAddress(client?.account.address as Address),
     maxTimeoutSeconds: Math.ceil(Math.min(m.timeoutMs, options.timeoutMs ?? m.timeoutMs) / 1000),
-    ledger: ledger as Address,
-    registry: client?.addresses.registry as Address,
+    ledger: getAddress(ledger as Address),
+    registry: getAddress(client?.addresses.registry as Address),
     assetId: assetId.toString(),
     model: m.id,
     version: m.version,
@@ -338,9 +344,15 @@ export function tributaryRouter(
       const l = await (book as LaneBook).licenseInfo(assetId)
       info = { price: l.price, termsVersion: l.termsVersion, token: l.token }
     } catch (err) {
-      return fail(res, 503, 'chain_unavailable', 'the provider cannot read the model terms from the chain; retry later', {
-        details: err instanceof BaseError ? err.shortMessage : String(err),
-      })
+      return fail(
+        res,
+        503,
+        'chain_unavailable',
+        'the provider cannot read the model terms from the chain; retry later',
+        {
+          details: err instanceof BaseError ? err.shortMessage : String(err),
+        },
+      )
     }
     const body: LanePaymentRequired = {
       x402Version: X402_VERSION,
@@ -395,7 +407,8 @@ export function tributaryRouter(
       return fail(res, 400, 'malformed_json', 'the body is not a JSON value')
     }
     const keyHeader = req.headers[IDEMPOTENCY_KEY_HEADER]
-    const idemKey = typeof keyHeader === 'string' && keyHeader.length > 0 ? keyHeader.slice(0, 256) : undefined
+    const idemKey =
+      typeof keyHeader === 'string' && keyHeader.length > 0 ? keyHeader.slice(0, 256) : undefined
 
     if (!paid) {
       const who = `ip:${req.socket.remoteAddress}`
@@ -452,7 +465,15 @@ export function tributaryRouter(
     }
     const pay = parsePayment(header)
     if (typeof pay === 'string')
-      return paymentRequired(req, res, m, assetId, 'invalid_payment', pay, 'send base64 JSON { x402Version: 2, scheme: "tributary-lane", network, payload: { ledger, laneId, cumulative, signature, lane } }')
+      return paymentRequired(
+        req,
+        res,
+        m,
+        assetId,
+        'invalid_payment',
+        pay,
+        'send base64 JSON { x402Version: 2, scheme: "tributary-lane", network, payload: { ledger, laneId, cumulative, signature, lane } }',
+      )
     if (pay.network !== caip2(chainId) || !isAddressEqual(pay.payload.ledger, ledger as Address))
       return paymentRequired(
         req,
@@ -468,7 +489,12 @@ export function tributaryRouter(
       lane = await bk.load(pay.payload.laneId, pay.payload.lane)
     } catch (err) {
       onError(err)
-      return fail(res, 503, 'chain_unavailable', 'the provider cannot read the lane from the chain; retry later')
+      return fail(
+        res,
+        503,
+        'chain_unavailable',
+        'the provider cannot read the lane from the chain; retry later',
+      )
     }
     if (!lane)
       return paymentRequired(
@@ -491,7 +517,15 @@ export function tributaryRouter(
         `use a lane opened on asset ${assetId}`,
       )
     if (lane.closed)
-      return paymentRequired(req, res, m, assetId, 'lane_closed', `lane ${lane.lane.laneId} was reclaimed and is closed`, `open a new lane with openLicense(modelId ${assetId})`)
+      return paymentRequired(
+        req,
+        res,
+        m,
+        assetId,
+        'lane_closed',
+        `lane ${lane.lane.laneId} was reclaimed and is closed`,
+        `open a new lane with openLicense(modelId ${assetId})`,
+      )
     const now = bk.chainNow()
     if (now >= lane.expiresAt)
       return paymentRequired(
@@ -532,7 +566,19 @@ export function tributaryRouter(
     const claim = scope ? await claimKey(res, scope, inputHash) : noClaim
     if (!claim) return
     try {
-      await charge(req, res, m, input, inputHash, scope, started, lane, cumulative, assetId, pay.payload.signature)
+      await charge(
+        req,
+        res,
+        m,
+        input,
+        inputHash,
+        scope,
+        started,
+        lane,
+        cumulative,
+        assetId,
+        pay.payload.signature,
+      )
     } finally {
       claim()
     }
@@ -607,7 +653,11 @@ export function tributaryRouter(
    * Takes an idempotency key for this request: answers from the cache when the key already succeeded
    * (and returns undefined), waits while another request holds it. The returned function releases it.
    */
-  const claimKey = async (res: Response, scope: string, inputHash: Hex): Promise<(() => void) | undefined> => {
+  const claimKey = async (
+    res: Response,
+    scope: string,
+    inputHash: Hex,
+  ): Promise<(() => void) | undefined> => {
     for (;;) {
       const waiting = pending.get(scope)
       if (waiting) {
@@ -757,10 +807,16 @@ export function tributaryRouter(
     if (err instanceof ModelAbortedError)
       return fail(res, 499, 'aborted', 'the call was aborted; it was not charged', extra)
     if (err instanceof InvalidModelOutputError)
-      return fail(res, 502, 'invalid_model_output', 'the model produced output that breaks its own schema; the call was not charged', {
-        ...extra,
-        issues: plainIssues(err.issues),
-      })
+      return fail(
+        res,
+        502,
+        'invalid_model_output',
+        'the model produced output that breaks its own schema; the call was not charged',
+        {
+          ...extra,
+          issues: plainIssues(err.issues),
+        },
+      )
     if (err instanceof ModelNotRunnableError) return fail(res, 404, 'unknown_model', err.shortMessage, extra)
     const cause = err instanceof BaseError ? (err.details ?? err.shortMessage) : String(err)
     return fail(res, 500, 'model_failed', `model "${m.id}" failed; the call was not charged`, {
@@ -787,7 +843,8 @@ export function tributaryRouter(
   router.post('/models/:publisher/:name/invoke', (req, res) => {
     invoke(req, res).catch((err) => {
       onError(err)
-      if (!res.headersSent) fail(res, 500, 'internal_error', 'the provider failed to handle the call; it was not charged')
+      if (!res.headersSent)
+        fail(res, 500, 'internal_error', 'the provider failed to handle the call; it was not charged')
     })
   })
   router.all('/models/:publisher/:name/invoke', (_req, res) => {
@@ -863,10 +920,12 @@ export function tributaryRouter(
 }
 
 function parsePayment(header: string): LanePaymentPayload | string {
-  if (header.length > MAX_HEADER) return `the PAYMENT-SIGNATURE header is longer than ${MAX_HEADER} characters`
+  if (header.length > MAX_HEADER)
+    return `the PAYMENT-SIGNATURE header is longer than ${MAX_HEADER} characters`
   const v = decodeHeader(header) as Partial<LanePaymentPayload> | undefined
   if (!v || typeof v !== 'object') return 'the PAYMENT-SIGNATURE header is not base64 JSON'
-  if (v.scheme !== LANE_SCHEME) return `unsupported payment scheme ${JSON.stringify(v.scheme)}; use "${LANE_SCHEME}"`
+  if (v.scheme !== LANE_SCHEME)
+    return `unsupported payment scheme ${JSON.stringify(v.scheme)}; use "${LANE_SCHEME}"`
   const p = v.payload
   const hex32 = /^0x[0-9a-fA-F]{64}$/
   const addr = /^0x[0-9a-fA-F]{40}$/
@@ -955,16 +1014,30 @@ function invalidInput(
 }
 
 function tooLarge(res: ServerResponse, limit: number) {
-  return fail(res, 413, 'body_too_large', `the body is larger than ${limit} bytes; send a smaller input`, {}, {
-    connection: 'close',
-  })
+  return fail(
+    res,
+    413,
+    'body_too_large',
+    `the body is larger than ${limit} bytes; send a smaller input`,
+    {},
+    {
+      connection: 'close',
+    },
+  )
 }
 
 function rateLimited(res: ServerResponse, waitMs: number) {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000))
-  return fail(res, 429, 'rate_limited', `too many calls from this payer; retry after ${seconds} s`, { retryAfterMs: waitMs }, {
-    'retry-after': String(seconds),
-  })
+  return fail(
+    res,
+    429,
+    'rate_limited',
+    `too many calls from this payer; retry after ${seconds} s`,
+    { retryAfterMs: waitMs },
+    {
+      'retry-after': String(seconds),
+    },
+  )
 }
 
 /** Sends a JSON error body `{ error, code, ...extra }`. */

@@ -78,7 +78,13 @@ export function callReceiptHasher(chainId: number, ledger: Address): CallReceipt
   if (h) return h
   const domainSeparator = keccak256(
     encodeAbiParameters(
-      [{ type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'uint256' }, { type: 'address' }],
+      [
+        { type: 'bytes32' },
+        { type: 'bytes32' },
+        { type: 'bytes32' },
+        { type: 'uint256' },
+        { type: 'address' },
+      ],
       [
         DOMAIN_TYPEHASH,
         keccak256(toBytes('tributary-receipt')),

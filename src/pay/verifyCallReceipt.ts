@@ -22,12 +22,18 @@ export type VerifyCallReceiptReturnType =
  * if (!r.valid || r.signer !== owner) throw new Error('receipt not signed by the model owner')
  * ```
  */
-export async function verifyCallReceipt(p: VerifyCallReceiptParameters): Promise<VerifyCallReceiptReturnType> {
+export async function verifyCallReceipt(
+  p: VerifyCallReceiptParameters,
+): Promise<VerifyCallReceiptReturnType> {
   try {
-    const signer = await recoverDigestSigner(callReceiptHasher(p.chainId, p.ledger).digest(p.receipt), p.signature)
+    const signer = await recoverDigestSigner(
+      callReceiptHasher(p.chainId, p.ledger).digest(p.receipt),
+      p.signature,
+    )
     return { valid: true, signer }
   } catch (err) {
-    if (err instanceof MalformedSignatureError) return { valid: false, reason: 'malformed', message: err.shortMessage }
+    if (err instanceof MalformedSignatureError)
+      return { valid: false, reason: 'malformed', message: err.shortMessage }
     throw err
   }
 }
