@@ -322,17 +322,7 @@ contract AttacksTest is Fixture {
     }
 
     function test_lineageOf33AncestorsIsRefused() public {
-        // 4 layers of 8 fresh roots, each layer a child of the previous: 8 + (7+1) x 3 = 32, then one more
-        uint256 layer;
-        for (uint256 k; k < 4; ++k) {
-            uint256[] memory parents = new uint256[](8);
-            uint256 start = k == 0 ? 0 : 1;
-            if (k > 0) parents[0] = layer;
-            for (uint256 i = start; i < 8; ++i) {
-                parents[i] = _register(1, _ids());
-            }
-            layer = _register(k < 3 ? 1 : 0, parents);
-        }
+        uint256 layer = _lineageOf32();
         assertEq(registry.lineageOf(layer).length, 320);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.TooManyAncestors.selector, 33, 32));
         _register(0, _ids(layer, base));

@@ -108,7 +108,7 @@ contract LedgerInvariantTest is Fixture {
     /// are not vacuous): one deterministic pass through them.
     function test_handlerProbesReachTheLedger() public {
         handler.openLicense(0, 3, 5_000, 1 days);
-        handler.redeemSigned(0, 1_234);
+        handler.redeemSigned(0, 1_234, 0, 0);
         bytes32 laneId = handler.laneIds(0);
         assertEq(ledger.laneState(laneId).claimed, 1_234);
         handler.replayVoucher(0);
@@ -120,6 +120,11 @@ contract LedgerInvariantTest is Fixture {
         assertEq(ledger.laneState(laneId).claimed, 1_234);
         handler.settleAsPayer(0, 66, 0, 0);
         assertEq(ledger.laneState(laneId).claimed, 1_300);
+        // two lanes of one payer in one signed redemption
+        handler.openLicense(0, 2, 500, 1 days);
+        handler.redeemSigned(0, 10, 1, 20);
+        assertEq(ledger.laneState(laneId).claimed, 1_310);
+        assertEq(ledger.laneState(handler.laneIds(1)).claimed, 20);
         invariant_conservationOfFlows();
         invariant_conservationByLocation();
     }

@@ -76,6 +76,38 @@ contract LedgerSettleTest is Fixture {
         assertEq(ledger.creditOf(address(token), other), 2_000);
     }
 
+    /// @dev The widest lane (32 ancestors, the most lineage bytes a lane can carry) next to a plain one,
+    /// settled by a third party: every one of the 34 credits is exact.
+    function test_settle_widestLineageAlongsideAnotherLane() public {
+        uint256 deep = _lineageOf32();
+        bytes memory lineage = registry.lineageOf(deep);
+        assertEq(lineage.length, 320);
+        _fund(alice, 2_000_000);
+        (Ledger.LaneKey memory k1, bytes32 id1) = _open(alice, deep, 1_000_000);
+        (Ledger.LaneKey memory k2, bytes32 id2) = _open(alice, other, 1_000_000);
+        bytes memory lanes = abi.encodePacked(_entry(k1, 999_999), _entry(k2, 77));
+        bytes memory sigs = abi.encodePacked(_voucher(aliceKey, id1, 999_999), _voucher(aliceKey, id2, 77));
+        vm.prank(provider);
+        ledger.settle(alice, address(token), 999_999 + 77, ROOT, lanes, sigs);
+
+        uint256 sum;
+        for (uint256 i; i < 32; ++i) {
+            uint256 ancestor = uint64(bytes8(_slice(lineage, i * 10, 8)));
+            // every ancestor asks 1 bps: floor(999 999 / 10 000) = 99
+            assertEq(ledger.creditOf(address(token), ancestor), 99, "ancestor credit", i);
+            sum += 99;
+        }
+        assertEq(ledger.creditOf(address(token), deep), 999_999 - sum);
+        assertEq(ledger.creditOf(address(token), other), 77);
+    }
+
+    function _slice(bytes memory b, uint256 start, uint256 len) internal pure returns (bytes memory out) {
+        out = new bytes(len);
+        for (uint256 i; i < len; ++i) {
+            out[i] = b[start + i];
+        }
+    }
+
     /// @dev A provider settles with the payer's vouchers, one signature per lane in lane order.
     function test_settle_byThirdPartyWithSignatures() public {
         _fund(alice, 10_000);

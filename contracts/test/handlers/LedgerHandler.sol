@@ -140,17 +140,31 @@ contract LedgerHandler is Test {
         ++settlements;
     }
 
-    /// @dev A provider redeems the payer's newest signed voucher, which is then kept for replays.
-    function redeemSigned(uint256 laneSeed, uint256 amount) external {
+    /// @dev A provider redeems the payer's newest signed vouchers on one or two of its lanes; each
+    /// voucher is then kept for replays.
+    function redeemSigned(uint256 laneSeed, uint256 amount, uint256 otherSeed, uint256 amount2) external {
         (bool ok, uint256 i) = _liveLane(laneSeed);
         if (!ok) return;
         (uint96 cum,) = _next(i, amount);
         bytes memory sig = _sign(i, cum);
         bytes memory lanes = _entry(_keys[i], cum);
+        (bool ok2, uint256 j) = _liveLane(otherSeed);
+        bool two = ok2 && j != i && _keys[j].payer == _keys[i].payer;
+        uint96 cum2;
+        bytes memory sig2;
+        if (two) {
+            (cum2,) = _next(j, amount2);
+            sig2 = _sign(j, cum2);
+            lanes = abi.encodePacked(lanes, _entry(_keys[j], cum2));
+        }
         vm.prank(provider);
-        ledger.redeem(_keys[i].payer, address(token), lanes, sig);
+        ledger.redeem(_keys[i].payer, address(token), lanes, abi.encodePacked(sig, sig2));
         ++settlements;
-        Voucher memory v = Voucher(i, cum, sig);
+        _keep(Voucher(i, cum, sig));
+        if (two) _keep(Voucher(j, cum2, sig2));
+    }
+
+    function _keep(Voucher memory v) internal {
         if (_vouchers.length < MAX_VOUCHERS) {
             _vouchers.push(v);
         } else {

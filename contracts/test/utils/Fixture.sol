@@ -106,6 +106,25 @@ abstract contract Fixture is Test {
         return _register(_params(royalty, parents));
     }
 
+    /// @dev An asset whose flattened lineage has exactly 32 ancestors of 1 bps each (it asks 0 itself).
+    function _lineageOf32() internal returns (uint256 top) {
+        uint256[] memory parents = new uint256[](8);
+        for (uint256 i; i < 8; ++i) {
+            parents[i] = _register(1, _ids());
+        }
+        uint256 layer = _register(1, parents); // 9 ancestors incl. itself
+        for (uint256 k; k < 3; ++k) {
+            uint256[] memory next = new uint256[](8);
+            next[0] = layer;
+            for (uint256 i = 1; i < 8; ++i) {
+                next[i] = _register(1, _ids());
+            }
+            layer = _register(k == 2 ? 0 : 1, next);
+        }
+        // 8 + 1 + (7 + 1) + (7 + 1) + 7 = 32
+        top = layer;
+    }
+
     // ------------------------------------------------------------------------------------- escrow
 
     function _fund(address who, uint256 amount) internal {
