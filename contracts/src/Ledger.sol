@@ -286,6 +286,8 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         bytes calldata signatures
     ) external nonReentrant {
         if (receiptRoot == bytes32(0)) revert ZeroReceiptRoot();
+        // anyone but the payer records a payer's root only by moving at least one lane with its voucher
+        if (lanes.length == 0 && msg.sender != payer) revert MalformedLanes(0);
         if (rootSettled[payer][receiptRoot]) revert RootAlreadySettled(receiptRoot);
         rootSettled[payer][receiptRoot] = true;
         (uint256 computed, bytes memory attribution) = _apply(payer, token, lanes, signatures);
@@ -385,6 +387,8 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         uint256 count;
         if (msg.sender != payer) {
             count = _checkVouchers(payer, token, lanes, signatures);
+            // zero lanes would need zero signatures: without one, nothing proves the payer agreed
+            if (count == 0) revert MissingSignatures(0, signatures.length / 65);
             if (signatures.length != count * 65) revert MissingSignatures(count, signatures.length / 65);
         }
         uint256[4] memory failure;
