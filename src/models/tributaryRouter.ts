@@ -631,7 +631,12 @@ export function tributaryRouter(
         'add cap with topUpLicense(), or open a new lane',
         lane,
       )
-    if ((cumulative > lane.highest ? cumulative : lane.highest) < need)
+    // a voucher covers at least what is charged plus this call; with the calls in flight, the highest
+    // voucher held must cover them all (vouchers of concurrent calls may arrive in any order)
+    if (
+      cumulative < lane.charged + lane.price ||
+      (cumulative > lane.highest ? cumulative : lane.highest) < need
+    )
       return paymentRequired(
         req,
         res,

@@ -198,7 +198,7 @@ describe('the whole paid flow', () => {
       ['acme/shout', server.endpoint('acme/shout')],
       ['acme/reverse', server.endpoint('acme/reverse')],
     ])
-    const card = await (await fetch(server.cardUrl(shout.id))).json()
+    const card = (await (await fetch(server.cardUrl(shout.id))).json()) as typeof shout.card
     expect(shout.cardHash(card)).toBe(shout.cardHash(shout.cardFor({ endpoint: server.endpoint(shout.id) })))
     const health = await fetch(`${server.url}/health`)
     expect(health.status).toBe(200)

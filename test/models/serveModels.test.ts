@@ -1,0 +1,363 @@
+import { type Address, keccak256, toHex } from 'viem'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { readContract, type TributaryClient } from '../../src/chain/client.js'
+import { ledgerAbi } from '../../src/chain/generated/Ledger.js'
+import { type Devnet, startDevnet } from '../../src/chain/startDevnet.js'
+import { publishModel } from '../../src/market/publishModel.js'
+import type { ModelDefinition } from '../../src/models/defineModel.js'
+import { encodeHeader, type LanePaymentPayload } from '../../src/models/laneScheme.js'
+import { type ServeModelsReturnType, serveModels } from '../../src/models/serveModels.js'
+import { getLane } from '../../src/pay/getLane.js'
+import type { Lane } from '../../src/pay/lane.js'
+import { openLicense } from '../../src/pay/openLicense.js'
+import { signVoucher } from '../../src/pay/signVoucher.js'
+import { reverseModel, shoutModel } from './fixtures/models.js'
+
+let devnet: Devnet
+let provider: TributaryClient
+let payer: TributaryClient
+let other: TributaryClient
+let server: ServeModelsReturnType
+let token: Address
+let shout: ModelDefinition
+let reverse: ModelDefinition
+const assetIds: Record<string, bigint> = {}
+let lane: Lane
+let reverseLane: Lane
+let otherLane: Lane
+
+const price = 1_000n
+
+async function voucher(o: {
+  lane: Lane
+  cumulative: bigint
+  signer?: TributaryClient
+  chainId?: number
+  network?: string
+  ledger?: Address
+}): Promise<string> {
+  const signer = o.signer ?? payer
+  const signature = await signVoucher({
+    account: signer.account,
+    privateKey: signer.privateKey,
+    chainId: o.chainId ?? devnet.chainId,
+    ledger: o.ledger ?? devnet.addresses.ledger,
+    laneId: o.lane.laneId,
+    cumulative: o.cumulative,
+  })
+  const payload: LanePaymentPayload = {
+    x402Version: 2,
+    scheme: 'tributary-lane',
+    network: o.network ?? `eip155:${devnet.chainId}`,
+    payload: {
+      ledger: devnet.addresses.ledger,
+      laneId: o.lane.laneId,
+      cumulative: o.cumulative.toString(),
+      signature,
+      lane: {
+        payer: o.lane.payer,
+        token: o.lane.token,
+        modelId: o.lane.modelId.toString(),
+        termsVersion: o.lane.termsVersion,
+        seq: o.lane.seq.toString(),
+        lineageHash: o.lane.lineageHash,
+      },
+    },
+  }
+  return encodeHeader(payload)
+}
+
+async function post(
+  model: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(server.endpoint(model), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  })
+  const text = await res.text()
+  return { status: res.status, body: JSON.parse(text) as Record<string, unknown>, headers: res.headers }
+}
+
+/** Every balance a bad request could move: escrows, lanes, credits, and what the provider counts. */
+async function money() {
+  const read = <T>(functionName: string, args: unknown[]) =>
+    readContract<T>(provider, { address: devnet.addresses.ledger, abi: ledgerAbi, functionName, args })
+  return {
+    escrow: [
+      await read<bigint>('escrowOf', [token, payer.account.address]),
+      await read<bigint>('escrowOf', [token, other.account.address]),
+    ],
+    lanes: await Promise.all(
+      [lane, reverseLane, otherLane].map(
+        async (l) => (await getLane(provider, { laneId: l.laneId })).claimed,
+      ),
+    ),
+    credits: [
+      await read<bigint>('creditOf', [token, assetIds[shout.id]]),
+      await read<bigint>('creditOf', [token, assetIds[reverse.id]]),
+    ],
+    charged: [lane, reverseLane, otherLane].map((l) => server.router.provider.lane(l.laneId)?.charged ?? '0'),
+    stats: server.stats.charged,
+  }
+}
+
+beforeAll(async () => {
+  devnet = await startDevnet({ accounts: 6 })
+  token = devnet.addresses.stablecoin
+  provider = devnet.client(1)
+  payer = devnet.client(2)
+  other = devnet.client(3)
+  shout = shoutModel(provider.account.address, price)
+  reverse = reverseModel(provider.account.address)
+  server = await serveModels([shout, reverse], {
+    client: provider,
+    assetIds: (id) => assetIds[id],
+    pollIntervalMs: 100,
+    limits: { bodyBytes: 2_048 },
+    redeem: { exposureThreshold: 10n ** 18n, beforeExpirySeconds: 10 },
+  })
+  for (const m of [shout, reverse]) {
+    const r = await publishModel(provider, {
+      cardURI: server.cardUrl(m.id),
+      cardHash: m.cardHash(m.cardFor({ endpoint: server.endpoint(m.id) })),
+      terms: { token, pricePerCall: m.terms.pricePerCall },
+      payees: [{ address: provider.account.address, shareBps: 10_000 }],
+      royaltyBps: 0,
+    })
+    assetIds[m.id] = r.assetId
+  }
+  lane = (await openLicense(payer, { modelId: assetIds[shout.id] as bigint, cap: 100_000n })).lane
+  reverseLane = (await openLicense(payer, { modelId: assetIds[reverse.id] as bigint, cap: 100_000n })).lane
+  otherLane = (await openLicense(other, { modelId: assetIds[shout.id] as bigint, cap: 100_000n })).lane
+  // a first paid call, so the provider knows the lane
+  const ok = await post(shout.id, '{"text":"warm"}', {
+    'payment-signature': await voucher({ lane, cumulative: price }),
+  })
+  expect(ok.status).toBe(200)
+})
+afterAll(async () => {
+  await server?.stop({ redeem: false })
+  await devnet?.stop()
+})
+
+/** Sends a bad request and checks that it is answered as expected and moves no money. */
+async function refused(
+  expected: { status: number; code: string; message?: RegExp },
+  send: () => Promise<{ status: number; body: Record<string, unknown> }>,
+) {
+  const before = await money()
+  const r = await send()
+  expect(r.status).toBe(expected.status)
+  expect(r.body.code).toBe(expected.code)
+  expect(typeof r.body.error).toBe('string')
+  if (expected.message) expect(r.body.error).toMatch(expected.message)
+  expect(JSON.stringify(r.body)).not.toMatch(/\n\s+at /)
+  await server.router.provider.sync()
+  expect(await money()).toEqual(before)
+  return r
+}
+
+describe('bad requests get the right status, a useful JSON message, and move no money', () => {
+  test('malformed JSON', async () => {
+    await refused({ status: 400, code: 'malformed_json', message: /not valid JSON/ }, () =>
+      post(shout.id, '{"text": '),
+    )
+  })
+
+  test('schema violations, with and without a voucher, list the zod issues', async () => {
+    const r = await refused({ status: 400, code: 'invalid_input' }, () =>
+      post(shout.id, '{"text": 5, "extra": true}'),
+    )
+    expect(r.body.issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: ['text'] }),
+        expect.objectContaining({ code: 'unrecognized_keys' }),
+      ]),
+    )
+    const charged = BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)
+    const paid = await refused({ status: 400, code: 'invalid_input' }, async () =>
+      post(shout.id, '{"text": 5}', {
+        'payment-signature': await voucher({ lane, cumulative: charged + price }),
+      }),
+    )
+    expect(paid.body).toMatchObject({ charged: false, lane: { charged: String(charged) } })
+  })
+
+  test('oversized bodies (declared or streamed)', async () => {
+    const big = JSON.stringify({ text: 'x'.repeat(5_000) })
+    await refused({ status: 413, code: 'body_too_large' }, () => post(shout.id, big))
+  })
+
+  test('unknown models, unknown paths, wrong methods and media types', async () => {
+    await refused({ status: 404, code: 'unknown_model', message: /cards/ }, () => post('acme/nope', '{}'))
+    const path = await fetch(`${server.url}/nothing/here`)
+    expect(path.status).toBe(404)
+    expect(await path.json()).toMatchObject({ code: 'not_found' })
+    const get = await fetch(server.endpoint(shout.id))
+    expect(get.status).toBe(405)
+    await refused({ status: 415, code: 'unsupported_media_type' }, () =>
+      post(shout.id, 'text=hi', { 'content-type': 'application/x-www-form-urlencoded' }),
+    )
+  })
+
+  test('a payment header that is not a payment', async () => {
+    await refused({ status: 402, code: 'invalid_payment' }, () =>
+      post(shout.id, '{"text":"a"}', { 'payment-signature': 'bm90IGpzb24=' }),
+    )
+  })
+
+  test('a forged voucher (signed by someone else)', async () => {
+    await refused({ status: 402, code: 'invalid_signature', message: /not by the lane's payer/ }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane, cumulative: 50_000n, signer: other }),
+      }),
+    )
+  })
+
+  test('a voucher for another chain or ledger', async () => {
+    await refused({ status: 402, code: 'invalid_signature' }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane, cumulative: 50_000n, chainId: 1 }),
+      }),
+    )
+    await refused({ status: 402, code: 'invalid_signature' }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane, cumulative: 50_000n, ledger: devnet.addresses.registry }),
+      }),
+    )
+    await refused({ status: 402, code: 'wrong_network', message: /eip155:1 / }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane, cumulative: 50_000n, network: 'eip155:1' }),
+      }),
+    )
+  })
+
+  test("another lane's voucher: another model's lane, another payer's lane", async () => {
+    await refused({ status: 402, code: 'wrong_lane', message: /pays model/ }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane: reverseLane, cumulative: 50_000n }),
+      }),
+    )
+    await refused({ status: 402, code: 'invalid_signature' }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane: otherLane, cumulative: 50_000n }),
+      }),
+    )
+    const fake: Lane = { ...lane, seq: 999n, laneId: keccak256(toHex('no such lane')) }
+    await refused({ status: 402, code: 'unknown_lane' }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane: fake, cumulative: 50_000n }),
+      }),
+    )
+  })
+
+  test('a voucher too small for the call', async () => {
+    const r = await refused({ status: 402, code: 'voucher_too_small', message: /does not cover/ }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane, cumulative: price - 1n }),
+      }),
+    )
+    const status = r.body.lane as { required: string; charged: string }
+    expect(BigInt(status.required)).toBeGreaterThan(BigInt(status.charged))
+  })
+
+  test('a replayed voucher pays for nothing', async () => {
+    const charged = BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)
+    const header = await voucher({ lane, cumulative: charged + 10n * price })
+    const first = await post(shout.id, '{"text":"paid"}', { 'payment-signature': header })
+    expect(first.status).toBe(200)
+    expect(first.body).toEqual({ text: 'PAID' })
+    await refused({ status: 402, code: 'voucher_replayed', message: /already paid/ }, () =>
+      post(shout.id, '{"text":"again"}', { 'payment-signature': header }),
+    )
+  })
+
+  test('an expired lane', async () => {
+    const short = (
+      await openLicense(payer, { modelId: assetIds[shout.id] as bigint, cap: 10_000n, ttlSeconds: 60 })
+    ).lane
+    const ok = await post(shout.id, '{"text":"a"}', {
+      'payment-signature': await voucher({ lane: short, cumulative: price }),
+    })
+    expect(ok.status).toBe(200)
+    await devnet.increaseTime(120)
+    await server.router.provider.sync()
+    // past (or near) expiry the provider redeems what it holds: exactly the one successful call
+    await server.router.provider.redeem()
+    expect((await getLane(provider, { laneId: short.laneId })).claimed).toBe(price)
+    await refused({ status: 402, code: 'lane_expired', message: /expired at/ }, async () =>
+      post(shout.id, '{"text":"b"}', {
+        'payment-signature': await voucher({ lane: short, cumulative: 2n * price }),
+      }),
+    )
+    expect((await getLane(provider, { laneId: short.laneId })).claimed).toBe(price)
+  })
+})
+
+describe('limits and health', () => {
+  test('per-payer rate limit answers 429 with Retry-After', async () => {
+    const limited = await serveModels([shout], {
+      client: provider,
+      assetIds: { [shout.id]: assetIds[shout.id] as bigint },
+      limits: { perPayerPerSecond: 1, burst: 2 },
+      redeem: { exposureThreshold: 10n ** 18n },
+    })
+    try {
+      const charged = BigInt(server.router.provider.lane(otherLane.laneId)?.charged ?? 0)
+      const statuses: number[] = []
+      let last: Response | undefined
+      for (let i = 1; i <= 4; i++) {
+        last = await fetch(limited.endpoint(shout.id), {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'payment-signature': await voucher({
+              lane: otherLane,
+              signer: other,
+              cumulative: charged + BigInt(i) * price,
+            }),
+          },
+          body: '{"text":"r"}',
+        })
+        statuses.push(last.status)
+      }
+      expect(statuses.slice(0, 2)).toEqual([200, 200])
+      expect(statuses[3]).toBe(429)
+      expect(last?.headers.get('retry-after')).toBe('1')
+      expect(await last?.json()).toMatchObject({ code: 'rate_limited' })
+    } finally {
+      await limited.stop({ redeem: false })
+    }
+  })
+
+  test('health reflects whether models really run', async () => {
+    const failing = await serveModels([shout], { payment: 'off', warmup: { [shout.id]: { text: 'boom' } } })
+    const healthy = await serveModels([shout], { payment: 'off', warmup: { [shout.id]: { text: 'fine' } } })
+    try {
+      const bad = await fetch(`${failing.url}/health`)
+      expect(bad.status).toBe(503)
+      expect(await bad.json()).toMatchObject({
+        status: 'failing',
+        models: [{ id: 'acme/shout', status: 'failing' }],
+      })
+      const good = await fetch(`${healthy.url}/health`)
+      expect(good.status).toBe(200)
+      expect(await good.json()).toMatchObject({ status: 'ok', payment: 'off', chain: null })
+      // payment off: calls are free and carry no receipt
+      const r = await fetch(healthy.endpoint(shout.id), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"text":"free"}',
+      })
+      expect(r.status).toBe(200)
+      expect(r.headers.get('payment-response')).toBeNull()
+      expect(await r.json()).toEqual({ text: 'FREE' })
+    } finally {
+      await failing.stop()
+      await healthy.stop()
+    }
+  })
+})
