@@ -1,0 +1,205 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { type Address, keccak256, toHex } from 'viem'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { readContract, type TributaryClient } from '../../src/chain/client.js'
+import { ledgerAbi } from '../../src/chain/generated/Ledger.js'
+import { type Devnet, startDevnet } from '../../src/chain/startDevnet.js'
+import { publishModel } from '../../src/market/publishModel.js'
+import { ProviderUnreachableError } from '../../src/models/callErrors.js'
+import { callModel } from '../../src/models/callModel.js'
+import { createWallet } from '../../src/models/createWallet.js'
+import { serveModels } from '../../src/models/serveModels.js'
+import { getLane } from '../../src/pay/getLane.js'
+import { settleRun } from '../../src/pay/settleRun.js'
+import type { ResolvedModel } from '../../src/workflow/types.js'
+import { shoutModel, slowModel } from './fixtures/models.js'
+
+let devnet: Devnet
+let provider: TributaryClient
+let token: Address
+const children = new Set<ChildProcess>()
+
+const credit = (assetId: bigint) =>
+  readContract<bigint>(provider, {
+    address: devnet.addresses.ledger,
+    abi: ledgerAbi,
+    functionName: 'creditOf',
+    args: [token, assetId],
+  })
+
+async function publish(id: string, price: bigint, cardURI: string, cardHash: `0x${string}`) {
+  const r = await publishModel(provider, {
+    cardURI,
+    cardHash,
+    terms: { token, pricePerCall: price },
+    payees: [{ address: provider.account.address, shareBps: 10_000 }],
+    royaltyBps: 0,
+  })
+  return r.assetId
+}
+
+/** Starts a provider of the slow model in its own process and returns its endpoint. */
+async function startChild(assetId: bigint): Promise<{ child: ChildProcess; endpoint: string }> {
+  const fixture = fileURLToPath(new URL('./fixtures/slowProvider.ts', import.meta.url))
+  const a = devnet.addresses
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fixture,
+      devnet.rpcUrl,
+      a.registry,
+      a.ledger,
+      a.stablecoin,
+      devnet.accounts[1]?.privateKey as string,
+      String(assetId),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+    rl.once('line', resolve)
+    child.once('exit', (code) => reject(new Error(`provider process exited with ${code}`)))
+  })
+  return { child, endpoint: (JSON.parse(line) as { endpoint: string }).endpoint }
+}
+
+const killed = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill('SIGKILL')
+  })
+
+beforeAll(async () => {
+  devnet = await startDevnet({ accounts: 6 })
+  token = devnet.addresses.stablecoin
+  provider = devnet.client(1)
+})
+afterAll(async () => {
+  await Promise.all([...children].map(killed))
+  await devnet?.stop()
+})
+
+describe('a provider killed in the middle of a call', () => {
+  test('charges nothing; a restarted provider charges only the calls it completes', async () => {
+    const model = slowModel(provider.account.address)
+    const assetId = await publish(
+      model.id,
+      model.terms.pricePerCall,
+      'http://127.0.0.1/cards/slow.json',
+      model.hash,
+    )
+    const payer = devnet.client(2)
+    const wallet = createWallet({ client: payer, lanes: { calls: 10 } })
+    const first = await startChild(assetId)
+    const resolved = (endpoint: string): ResolvedModel => ({
+      assetId,
+      id: model.id,
+      version: model.version,
+      capabilities: model.card.capabilities,
+      inputSchema: model.card.input ?? {},
+      outputSchema: model.card.output ?? {},
+      pricePerCall: model.terms.pricePerCall,
+      token,
+      endpoint,
+    })
+
+    const call = callModel(resolved(first.endpoint), { ms: 10_000 }, { wallet, retries: 0 })
+    call.catch(() => undefined)
+    // wait until the lane is open and the paid request is running inside the slow model
+    for (let i = 0; i < 200 && wallet.lanes().length === 0; i++) await new Promise((r) => setTimeout(r, 25))
+    await new Promise((r) => setTimeout(r, 700))
+    const lane = wallet.lanes()[0]?.lane
+    if (!lane) throw new Error('the lane was not opened')
+    expect(wallet.lanes()[0]?.signed).toBe(model.terms.pricePerCall)
+    await killed(first.child)
+    const err = await call.catch((e) => e)
+    expect(err).toBeInstanceOf(ProviderUnreachableError)
+    const state = await getLane(payer, { laneId: lane.laneId })
+    expect(state).toMatchObject({ claimed: 0n, remaining: state.cap })
+    expect(await credit(assetId)).toBe(0n)
+    expect(wallet.spent().today).toBe(0n)
+
+    // a restarted provider knows nothing of the lost call: the next call is the first one charged
+    const second = await startChild(assetId)
+    try {
+      const r = await callModel(resolved(second.endpoint), { ms: 10 }, { wallet })
+      expect(r.output).toEqual({ slept: 10 })
+      expect(r.payment?.cumulative).toBe(model.terms.pricePerCall)
+      const settled = await settleRun(payer, {
+        receiptRoot: keccak256(toHex('after-crash')),
+        claims: [{ lane, cumulative: r.payment?.cumulative as bigint }],
+      })
+      expect(settled.total).toBe(model.terms.pricePerCall)
+      expect(await credit(assetId)).toBe(model.terms.pricePerCall)
+    } finally {
+      await killed(second.child)
+    }
+  })
+})
+
+describe('a provider that redeems alone', () => {
+  test('is paid exactly what was signed for its successful calls: at the threshold, and when it stops', async () => {
+    const model = shoutModel(provider.account.address, 2_500n)
+    const price = model.terms.pricePerCall
+    const assetIds: Record<string, bigint> = {}
+    const server = await serveModels([model], {
+      client: provider,
+      assetIds: (id) => assetIds[id],
+      pollIntervalMs: 100,
+      redeem: { exposureThreshold: 3n * price, beforeExpirySeconds: 60 },
+    })
+    try {
+      const assetId = await publish(
+        model.id,
+        price,
+        server.cardUrl(model.id),
+        model.cardHash(model.cardFor({ endpoint: server.endpoint(model.id) })),
+      )
+      assetIds[model.id] = assetId
+      const payer = devnet.client(3)
+      const wallet = createWallet({ client: payer, lanes: { calls: 20 } })
+      const resolved: ResolvedModel = {
+        assetId,
+        id: model.id,
+        version: model.version,
+        capabilities: model.card.capabilities,
+        inputSchema: model.card.input ?? {},
+        outputSchema: model.card.output ?? {},
+        pricePerCall: price,
+        token,
+        endpoint: server.endpoint(model.id),
+      }
+      for (const text of ['a', 'b']) await callModel(resolved, { text }, { wallet })
+      await expect(callModel(resolved, { text: 'boom' }, { wallet, retries: 0 })).rejects.toMatchObject({
+        status: 500,
+      })
+      await callModel(resolved, { text: 'c' }, { wallet })
+      const laneId = wallet.lanes()[0]?.lane.laneId as `0x${string}`
+      // three successful calls reach the threshold: the provider redeems by itself
+      for (let i = 0; i < 100 && (await getLane(payer, { laneId })).claimed === 0n; i++)
+        await new Promise((r) => setTimeout(r, 50))
+      expect((await getLane(payer, { laneId })).claimed).toBe(3n * price)
+      expect(await credit(assetId)).toBe(3n * price)
+      for (const text of ['d', 'e']) await callModel(resolved, { text }, { wallet })
+      await expect(callModel(resolved, { text: 'boom' }, { wallet, retries: 0 })).rejects.toMatchObject({
+        status: 500,
+      })
+      // stopping redeems what is still owed: five successful calls in all, the failed ones never
+      await server.stop()
+      const state = await getLane(payer, { laneId })
+      expect(state.claimed).toBe(5n * price)
+      expect(state.remaining).toBe(20n * price - 5n * price)
+      expect(await credit(assetId)).toBe(5n * price)
+      expect(server.stats).toMatchObject({ charged: 5n * price, redeemed: 5n * price, unredeemed: 0n })
+    } finally {
+      await server.stop({ redeem: false })
+    }
+  })
+})
