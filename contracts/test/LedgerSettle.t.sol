@@ -153,6 +153,11 @@ contract LedgerSettleTest is Fixture {
         _fund(alice, 1_000);
         (Ledger.LaneKey memory key, bytes32 laneId) = _open(alice, other, 1_000);
         bytes memory lanes = _entry(key, 100);
+        // naming alice as payer without a single signed lane records nothing
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(Ledger.MalformedLanes.selector, 0));
+        ledger.settle(alice, address(token), 0, ROOT, "", "");
+        // bob may record the same root for himself (a payer may settle a run whose lanes were all redeemed)
         vm.prank(bob);
         ledger.settle(bob, address(token), 0, ROOT, "", "");
         assertTrue(ledger.rootSettled(bob, ROOT));
