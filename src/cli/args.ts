@@ -18,7 +18,9 @@ commands:
 export type DemoFlags = { json: boolean; keep: boolean; image?: string | undefined }
 
 /** Parses `argv` (without node and the script) into a command and its flags, or throws a UsageError. */
-export function parseArgs(argv: readonly string[]): { command: 'demo'; flags: DemoFlags } | { command: 'help' } {
+export function parseArgs(
+  argv: readonly string[],
+): { command: 'demo'; flags: DemoFlags } | { command: 'help' } {
   const [command = 'help', ...rest] = argv
   if (command === 'help' || command === '--help' || command === '-h') return { command: 'help' }
   if (command !== 'demo') throw new UsageError(`unknown command "${command}"`, { metaMessages: [USAGE] })
@@ -29,10 +31,12 @@ export function parseArgs(argv: readonly string[]): { command: 'demo'; flags: De
     else if (a === '--keep') flags.keep = true
     else if (a === '--image') {
       const v = rest[++i]
-      if (!v || v.startsWith('--')) throw new UsageError('--image needs a path to a PNG file', { metaMessages: [USAGE] })
+      if (!v || v.startsWith('--'))
+        throw new UsageError('--image needs a path to a PNG file', { metaMessages: [USAGE] })
       flags.image = v
     } else throw new UsageError(`unknown flag "${a}" for demo`, { metaMessages: [USAGE] })
   }
-  if (flags.json && flags.keep) throw new UsageError('--json and --keep cannot be combined', { metaMessages: [USAGE] })
+  if (flags.json && flags.keep)
+    throw new UsageError('--json and --keep cannot be combined', { metaMessages: [USAGE] })
   return { command: 'demo', flags }
 }

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type Address, formatUnits } from 'viem'
 import { type Devnet, startDevnet } from '../chain/startDevnet.js'
 import { BaseError } from '../errors/base.js'
+import { approveOperator } from '../market/approveOperator.js'
 import { createDiscoveryIndex } from '../market/createDiscoveryIndex.js'
 import { publishModel } from '../market/publishModel.js'
 import { hashCard } from '../models/card.js'
@@ -13,8 +14,8 @@ import type { ModelDefinition } from '../models/defineModel.js'
 import { serveModels } from '../models/serveModels.js'
 import type { Credit } from '../pay/lane.js'
 import { createChainSettler } from '../workflow/createChainSettler.js'
-import { formatPlan, plan } from '../workflow/plan.js'
 import type { RunEvent } from '../workflow/events.js'
+import { formatPlan, plan } from '../workflow/plan.js'
 import { run } from '../workflow/run.js'
 import type { Workflow } from '../workflow/workflow.js'
 import type { DemoFlags } from './args.js'
@@ -37,8 +38,22 @@ type WorkflowsModule = { documentIntelligence: Workflow<never, unknown> }
 
 /** What `npm start -- --json` prints. */
 export type DemoReport = {
-  chain: { rpcUrl: string; chainId: number; registry: Address; ledger: Address; token: Address; decimals: number }
-  listings: { assetId: string; id: string; kind: string; pricePerCall: string; royaltyBps: number; parents: string[] }[]
+  chain: {
+    rpcUrl: string
+    chainId: number
+    registry: Address
+    ledger: Address
+    token: Address
+    decimals: number
+  }
+  listings: {
+    assetId: string
+    id: string
+    kind: string
+    pricePerCall: string
+    royaltyBps: number
+    parents: string[]
+  }[]
   runs: {
     id: string
     workflow: string
@@ -80,8 +95,13 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
   const root = projectRoot()
   // src/ never imports catalog/ or workflows/: the demo loads them at run time
   const catalogModule = (await importFrom(root, 'catalog/index')) as CatalogModule
-  const { documentIntelligence } = (await importFrom(root, 'workflows/documentIntelligence')) as WorkflowsModule
-  const image = flags.image ? readPng(flags.image).toString('base64') : catalogModule.loadSampleDocument().image
+  const { documentIntelligence } = (await importFrom(
+    root,
+    'workflows/documentIntelligence',
+  )) as WorkflowsModule
+  const image = flags.image
+    ? readPng(flags.image).toString('base64')
+    : catalogModule.loadSampleDocument().image
 
   say('starting a local chain (anvil) and deploying the registry, the ledger and a test stablecoin')
   const devnet: Devnet = await startDevnet({ accounts: 9 })
@@ -102,7 +122,9 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
       'tributary/review-sentiment': 5,
     }
     const payeeOf = (id: string) => devnet.accounts[creators[id] ?? 2]?.address as Address
-    const catalog = catalogModule.createCatalog({ payees: (id) => [{ address: payeeOf(id), shareBps: 10_000 }] })
+    const catalog = catalogModule.createCatalog({
+      payees: (id) => [{ address: payeeOf(id), shareBps: 10_000 }],
+    })
     const assetIds = new Map<string, bigint>()
     say(`serving ${catalog.models.length} offline models and 1 dataset from one provider on 127.0.0.1`)
     const provider = await serveModels(catalog.all as ModelDefinition[], {
@@ -142,6 +164,11 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
         parents,
       })
       assetIds.set(def.id, published.assetId)
+      // the creator hosts its model with the provider: the provider signs receipts on its behalf
+      await approveOperator(owner, {
+        operator: devnet.accounts[1]?.address as Address,
+        assetId: published.assetId,
+      })
       listings.push({
         assetId: published.assetId.toString(),
         id: def.id,
@@ -164,7 +191,9 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
     await index.start()
     index.stop()
     const verified = index.listings().filter((l) => l.card).length
-    say(`discovery index: ${verified}/${index.listings().length} cards fetched and checked against their on-chain hash`)
+    say(
+      `discovery index: ${verified}/${index.listings().length} cards fetched and checked against their on-chain hash`,
+    )
     mark('indexed')
 
     const wallet = createWallet({
@@ -186,13 +215,16 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
       budget,
       onEvent: (e) => {
         if (flags.json) return
-        if (e.type === 'step.succeeded' || e.type === 'payment' || e.type === 'settlement') say(describeEvent(e))
+        if (e.type === 'step.succeeded' || e.type === 'payment' || e.type === 'settlement')
+          say(describeEvent(e))
       },
     })
     mark('run')
     if (result.status !== 'succeeded') {
+      const cause = (result as { error?: unknown }).error
       throw new DemoError(`the workflow did not succeed: ${result.status}`, {
-        cause: (result as { error?: unknown }).error,
+        cause,
+        metaMessages: causeChain(cause),
       })
     }
     const settlement = settler.settlements.at(-1)
@@ -302,13 +334,27 @@ function describeEvent(e: RunEvent): string {
   }
 }
 
+/** The messages of an error's cause chain, one line each. */
+function causeChain(err: unknown): string[] {
+  const out: string[] = []
+  for (let e = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    out.push(`- ${e.name}: ${e instanceof BaseError ? e.shortMessage : e.message}`)
+  }
+  return out
+}
+
 function nameOf(ids: Map<string, bigint>, assetId: bigint): string {
   for (const [id, a] of ids) if (a === assetId) return id
   return `asset ${assetId}`
 }
 
 function projectRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []))
+  return path.resolve(
+    path.dirname(fileURLToPath(import.meta.url)),
+    '..',
+    '..',
+    ...(import.meta.url.includes('/dist/') ? ['..'] : []),
+  )
 }
 
 async function importFrom(root: string, module: string): Promise<unknown> {
@@ -318,7 +364,10 @@ async function importFrom(root: string, module: string): Promise<unknown> {
   try {
     return await import(pathToFileURL(file).href)
   } catch (err) {
-    throw new DemoError(`could not load ${module}`, { cause: err, metaMessages: ['- Run `npm install` first.'] })
+    throw new DemoError(`could not load ${module}`, {
+      cause: err,
+      metaMessages: ['- Run `npm install` first.'],
+    })
   }
 }
 
@@ -330,7 +379,9 @@ function readPng(file: string): Buffer {
     throw new DemoError(`cannot read --image ${file}`, { cause: err })
   }
   if (bytes.subarray(0, 8).toString('hex') !== '89504e470d0a1a0a') {
-    throw new DemoError(`--image ${file} is not a PNG file`, { metaMessages: ['- Give a PNG of printed text.'] })
+    throw new DemoError(`--image ${file} is not a PNG file`, {
+      metaMessages: ['- Give a PNG of printed text.'],
+    })
   }
   return bytes
 }

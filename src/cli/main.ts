@@ -26,8 +26,22 @@ main(process.argv.slice(2)).then(
     process.exitCode = code
   },
   (err: unknown) => {
-    // a typed error says what to do; anything else is a bug worth its stack
-    process.stderr.write(`${err instanceof BaseError ? err.message : err instanceof Error ? err.stack : String(err)}\n`)
+    // a typed error says what to do (and so do its causes); anything else is a bug worth its stack
+    const lines = [
+      err instanceof BaseError
+        ? err.message
+        : err instanceof Error
+          ? (err.stack ?? err.message)
+          : String(err),
+    ]
+    for (
+      let e = err instanceof Error ? err.cause : undefined, depth = 0;
+      e instanceof Error && depth < 6;
+      e = e.cause, depth++
+    ) {
+      lines.push(`  caused by ${e.name}: ${e instanceof BaseError ? e.shortMessage : e.message}`)
+    }
+    process.stderr.write(`${lines.join('\n')}\n`)
     process.exitCode = 1
   },
 )
