@@ -167,13 +167,16 @@ function compileNode(node: FlowNode, next: string, after: readonly unknown[]): C
   }
 }
 
-function compileSeq(node: SeqNode): Cfg {
+function seqStates(node: SeqNode, last: string): Record<string, Cfg> {
   const states: Record<string, Cfg> = {}
   node.nodes.forEach((n, i) => {
-    states[`s${i}`] = compileNode(n, i === node.nodes.length - 1 ? 'done' : `s${i + 1}`, [])
+    states[`s${i}`] = compileNode(n, i === node.nodes.length - 1 ? last : `s${i + 1}`, [])
   })
-  states.done = { type: 'final' }
-  return { initial: 's0', states }
+  return states
+}
+
+function compileSeq(node: SeqNode): Cfg {
+  return { initial: 's0', states: { ...seqStates(node, 'done'), done: { type: 'final' } } }
 }
 
 const base = setup({
@@ -186,13 +189,13 @@ const base = setup({
 })
 
 function build(workflow: Workflow) {
-  const root = compileSeq(workflow.root)
+  // The top-level steps sit directly under the root (no wrapping state): fewer nodes per transition.
   const config = {
     id: 'tributary',
     context: ({ input }: { input: { readonly input: unknown } }) => ({ input: input.input, outputs: {} }),
-    initial: 'run',
+    initial: 's0',
     states: {
-      run: { ...root, onDone: { target: 'succeeded' } },
+      ...seqStates(workflow.root, 'succeeded'),
       succeeded: { type: 'final' },
       failed: { type: 'final' },
     },

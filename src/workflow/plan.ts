@@ -139,6 +139,7 @@ function modelSteps(node: FlowNode, out: { key: string; task: ModelTaskSpec }[])
 }
 
 const planCache = new WeakMap<Workflow, Plan>()
+const taskCache = new WeakMap<Workflow, { key: string; task: ModelTaskSpec }[]>()
 
 /**
  * Resolves every model a workflow names, checks that each step's mapped input satisfies the model's input JSON
@@ -155,8 +156,12 @@ const planCache = new WeakMap<Workflow, Plan>()
  * ```
  */
 export async function plan(workflow: Workflow, parameters: PlanParameters = {}): Promise<Plan> {
-  const tasks: { key: string; task: ModelTaskSpec }[] = []
-  modelSteps(workflow.root, tasks)
+  let tasks = taskCache.get(workflow)
+  if (!tasks) {
+    tasks = []
+    modelSteps(workflow.root, tasks)
+    taskCache.set(workflow, tasks)
+  }
   // A workflow without models plans the same every time; keep its plan.
   if (!tasks.length) {
     const cached = planCache.get(workflow)

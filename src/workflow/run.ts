@@ -317,6 +317,8 @@ async function execute<O>(s: Session): Promise<RunResult<O>> {
   switch (outcome.kind) {
     case 'succeeded': {
       const output = selectorOf(workflow.output)(outcome.snap.context as Env) as O
+      // A conflicting save means another worker owns this run: do not settle it from here.
+      if (persister) await persister.done()
       await settle(true)
       if (persister) {
         persister.save('succeeded', actor.getPersistedSnapshot(), [], settlement)

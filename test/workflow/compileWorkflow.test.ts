@@ -28,8 +28,8 @@ describe('compilation to XState', () => {
     const machine = compileWorkflow(wf)
     expect(compileWorkflow(wf)).toBe(machine)
     expect(Object.keys(machine.implementations.actors).sort()).toEqual(['map', 'task'])
-    const run_ = machine.root.states.run
-    expect(Object.keys(run_?.states ?? {})).toEqual(['s0', 's1', 's2', 's3', 'done'])
+    const run_ = machine.root
+    expect(Object.keys(run_.states)).toEqual(['s0', 's1', 's2', 's3', 'succeeded', 'failed'])
     expect(run_?.states.s1?.type).toBe('parallel')
     expect(Object.keys(run_?.states.s1?.states ?? {})).toEqual(['l', 'r'])
     expect(Object.keys(run_?.states.s2?.states ?? {})).toEqual(['choose', 'c0', 'c1', 'done'])
@@ -50,7 +50,7 @@ describe('compilation to XState', () => {
     if (r.status !== 'suspended') return
     const stored = await r.store.load(r.runId)
     const machine = stored?.machine as { value: unknown; children: Record<string, unknown> }
-    expect(machine.value).toEqual({ run: { s1: { l: 'done', r: 'run' } } })
+    expect(machine.value).toEqual({ s1: { l: 'done', r: 'run' } })
     expect(machine.children).toEqual({})
     const done = await r.resume('p.r', { ok: true })
     expect(done.status === 'succeeded' && done.output).toEqual([-1, -2])
