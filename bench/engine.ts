@@ -3,9 +3,10 @@
  * on chain5 (5 sequential steps) and fanout4 (a, then p1..p4 in parallel, then join: 6 steps), in one process; and
  * the same workloads with every step paid through the attribution ledger. `npm run bench:engine`.
  *
- * Method: every engine calls the same step functions (resolved on the microtask queue, no I/O). Each measurement is
- * N sequential runs after a warm-up of N/10, with gc() before it; engines are measured in a rotated order in each of
- * REPS repetitions; µs/step = µs/run ÷ steps. Ratios are computed within each repetition, then the median is taken.
+ * Method: every engine calls the same step functions (resolved on the microtask queue, no I/O). In each of REPS
+ * repetitions and for each workload, every engine is warmed up (N/10 runs), then measured over N sequential runs
+ * split into ROUNDS interleaved rounds (the machine is shared, so engines must see the same load); µs/step =
+ * µs/run ÷ steps. Ratios are computed within each repetition, then the median is taken.
  * Outputs are checked against plain code after the clock stops. ledgerUsPerPaidStep = (µs/run with paid model steps −
  * µs/run with local steps) ÷ steps: idempotency keys, budget check, ajv validation of the input before paying, zod
  * parse of the output, ledger record, receipt Merkle root and the settle call — with a PaidCaller that does no
@@ -174,18 +175,37 @@ async function tributaryEngines(): Promise<{ local: Engine; paid: Engine }> {
 const STEPS = { chain5: 5, fanout4: 6 } as const
 type Workload = keyof typeof STEPS
 
-async function measure(f: (s: State) => Promise<State>, runs: number, workload: Workload): Promise<number> {
-  for (let i = 0; i < Math.max(1, runs / 10); i++) await f(input(i))
+const ROUNDS = QUICK ? 4 : 10
+
+/**
+ * Measures every engine on one workload, interleaved: ROUNDS rounds, each running every engine for 1/ROUNDS of its
+ * runs, so that all engines share the same stretches of machine load (the machine is shared). Returns µs/run per
+ * engine. Outputs are checked against the reference after the clock stops.
+ */
+async function measureAll(engines: readonly Engine[], workload: Workload): Promise<Map<string, number>> {
+  const elapsed = new Map<string, number>()
+  const done = new Map<string, number>()
+  for (const e of engines)
+    for (let i = 0; i < Math.max(1, (RUNS[e.name] as number) / 10); i++) await e[workload](input(i))
   gc()
-  let check = 0
-  const t0 = performance.now()
-  for (let i = 0; i < runs; i++) check += (await f(input(i))).n
-  const us = ((performance.now() - t0) * 1000) / runs
-  let expected = 0
-  for (let i = 0; i < runs; i++)
-    expected += (await (workload === 'chain5' ? expectedChain : expectedFan)(input(i))).n
-  if (check !== expected) throw new Error(`${workload}: outputs differ from the reference`)
-  return us
+  for (let round = 0; round < ROUNDS; round++)
+    for (const e of engines) {
+      const n = Math.max(1, Math.round((RUNS[e.name] as number) / ROUNDS))
+      const start = done.get(e.name) ?? 0
+      let check = 0
+      const t0 = performance.now()
+      for (let i = start; i < start + n; i++) check += (await e[workload](input(i))).n
+      elapsed.set(e.name, (elapsed.get(e.name) ?? 0) + (performance.now() - t0))
+      done.set(e.name, start + n)
+      let expected = 0
+      for (let i = start; i < start + n; i++)
+        expected += (await (workload === 'chain5' ? expectedChain : expectedFan)(input(i))).n
+      if (check !== expected) throw new Error(`${e.name} ${workload}: outputs differ from the reference`)
+    }
+  const out = new Map<string, number>()
+  for (const e of engines)
+    out.set(e.name, ((elapsed.get(e.name) as number) * 1000) / (done.get(e.name) as number))
+  return out
 }
 
 const median = (xs: number[]) => {
@@ -210,13 +230,14 @@ async function main() {
   const load = loadavg()[0]
   for (let rep = 0; rep < REPS; rep++) {
     const order = engines.map((_, i) => engines[(i + rep) % engines.length] as Engine)
-    for (const w of ['chain5', 'fanout4'] as const)
-      for (const e of order) {
-        const us = await measure(e[w], RUNS[e.name] as number, w)
-        const list = perRep[w][e.name] ?? []
-        list.push(us)
-        perRep[w][e.name] = list
+    for (const w of ['chain5', 'fanout4'] as const) {
+      const us = await measureAll(order, w)
+      for (const [name, v] of us) {
+        const list = perRep[w][name] ?? []
+        list.push(v)
+        perRep[w][name] = list
       }
+    }
     process.stdout.write(`rep ${rep + 1}/${REPS} done (${((Date.now() - started) / 1000).toFixed(0)} s)\n`)
   }
   const summary = (w: Workload) => {
@@ -267,11 +288,12 @@ async function main() {
       node: process.version,
       platform: `${process.platform} ${process.arch}`,
       loadAvg1mAtStart: r2(load ?? 0),
+      loadAvg1mAtEnd: r2(loadavg()[0] ?? 0),
     },
     versions: { xstate: '5.33.3', '@langchain/langgraph': '1.7.3', '@mastra/core': '1.71.0', zod: '4.6.7' },
     method:
       'µs/step = µs/run ÷ steps (chain5: 5, fanout4: 6); median over repetitions; ratios computed within each repetition. ' +
-      'Each repetition measures every engine in a rotated order in this one process; runs are sequential (1 in flight) after a warm-up of 1/10. ' +
+      'Each repetition measures every engine in this one process, interleaved in rounds (every engine runs 1/10 of its runs per round, rotated order) so that all share the same machine load; runs are sequential (1 in flight) after a warm-up of 1/10. ' +
       'ledgerUsPerPaidStep = (paid − local tributary µs/run) ÷ steps, with a PaidCaller that does no crypto; top-level value is the larger of the two workloads.',
     repetitions: REPS,
     runsPerMeasurement: RUNS,

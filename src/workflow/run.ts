@@ -235,6 +235,78 @@ class Persister {
   }
 }
 
+/**
+ * Watches one run's actor until it ends, suspends, is cancelled or halted. A class rather than closures: it is
+ * created once per run and is on the hot path of short runs.
+ */
+class Watcher {
+  readonly outcome: Promise<Outcome>
+  private resolve!: (o: Outcome) => void
+  private done = false
+  private readonly sub: { unsubscribe(): void }
+  private readonly cancelListener = { handleEvent: () => this.finish({ kind: 'cancelled' }) }
+  private readonly haltListener = { handleEvent: () => this.finish({ kind: 'halted' }) }
+
+  constructor(
+    private readonly rt: RunRuntime,
+    actor: Actor,
+    private readonly options: RunOptions,
+    private readonly persister: Persister | undefined,
+  ) {
+    this.outcome = new Promise<Outcome>((r) => {
+      this.resolve = r
+    })
+    this.sub = actor.subscribe(this)
+    if (options.signal?.aborted) this.finish({ kind: 'cancelled' })
+    else if (options.halt?.aborted) this.finish({ kind: 'halted' })
+    else {
+      options.signal?.addEventListener('abort', this.cancelListener, { once: true })
+      options.halt?.addEventListener('abort', this.haltListener, { once: true })
+      this.next(actor.getSnapshot())
+    }
+  }
+
+  next(snap: Snap): void {
+    if (this.done) return
+    if (snap.status === 'done') {
+      if (snap.value === 'succeeded') this.finish({ kind: 'succeeded', snap })
+      else
+        this.finish({
+          kind: 'failed',
+          error: this.rt.error ?? new Error(snap.context.failure?.message ?? 'the run failed'),
+        })
+      return
+    }
+    if (snap.status === 'error') return this.finish({ kind: 'failed', error: snap.error })
+    if (snap.status !== 'active') return
+    this.persister?.onSnapshot(snap)
+    if (!hasChildren(snap)) {
+      const waiting = waitingOf(snap)
+      this.finish(
+        waiting.length
+          ? { kind: 'suspended', waiting }
+          : {
+              kind: 'failed',
+              error: new WorkflowDefinitionError('the run has nothing left to do but is not finished'),
+            },
+      )
+    }
+  }
+
+  error(error: unknown): void {
+    this.finish({ kind: 'failed', error })
+  }
+
+  private finish(o: Outcome): void {
+    if (this.done) return
+    this.done = true
+    this.sub?.unsubscribe()
+    this.options.signal?.removeEventListener('abort', this.cancelListener)
+    this.options.halt?.removeEventListener('abort', this.haltListener)
+    this.resolve(o)
+  }
+}
+
 async function execute<O>(s: Session): Promise<RunResult<O>> {
   const { rt, actor, options, workflow } = s
   const { runId, clock, ledger } = rt.p
@@ -250,52 +322,7 @@ async function execute<O>(s: Session): Promise<RunResult<O>> {
   actor.start()
   if (s.resumeEvent) actor.send(s.resumeEvent)
 
-  const outcome = await new Promise<Outcome>((resolve) => {
-    let done = false
-    const onCancel = () => finish({ kind: 'cancelled' })
-    const onHalt = () => finish({ kind: 'halted' })
-    const finish = (o: Outcome) => {
-      if (done) return
-      done = true
-      sub?.unsubscribe()
-      options.signal?.removeEventListener('abort', onCancel)
-      options.halt?.removeEventListener('abort', onHalt)
-      resolve(o)
-    }
-    const check = (snap: Snap) => {
-      if (done) return
-      if (snap.status === 'done') {
-        if (snap.value === 'succeeded') finish({ kind: 'succeeded', snap })
-        else
-          finish({
-            kind: 'failed',
-            error: rt.error ?? new Error(snap.context.failure?.message ?? 'the run failed'),
-          })
-        return
-      }
-      if (snap.status === 'error') return finish({ kind: 'failed', error: snap.error })
-      if (snap.status !== 'active') return
-      persister?.onSnapshot(snap)
-      if (!hasChildren(snap)) {
-        const waiting = waitingOf(snap)
-        finish(
-          waiting.length
-            ? { kind: 'suspended', waiting }
-            : {
-                kind: 'failed',
-                error: new WorkflowDefinitionError('the run has nothing left to do but is not finished'),
-              },
-        )
-      }
-    }
-    let sub: { unsubscribe(): void } | undefined
-    sub = actor.subscribe({ next: check, error: (error) => finish({ kind: 'failed', error }) })
-    if (options.signal?.aborted) return finish({ kind: 'cancelled' })
-    if (options.halt?.aborted) return finish({ kind: 'halted' })
-    options.signal?.addEventListener('abort', onCancel, { once: true })
-    options.halt?.addEventListener('abort', onHalt, { once: true })
-    check(actor.getSnapshot())
-  })
+  const outcome = await new Watcher(rt, actor, options, persister).outcome
 
   let root: Hex | undefined
   const settle = async (always: boolean) => {
