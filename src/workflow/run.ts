@@ -277,7 +277,10 @@ class Watcher {
         })
       return
     }
-    if (snap.status === 'error') return this.finish({ kind: 'failed', error: snap.error })
+    if (snap.status === 'error') {
+      this.finish({ kind: 'failed', error: snap.error })
+      return
+    }
     if (snap.status !== 'active') return
     this.persister?.onSnapshot(snap)
     if (!hasChildren(snap)) {
