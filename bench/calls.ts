@@ -1,0 +1,310 @@
+// npm run bench:calls — paid calls per second and p50/p99 latency over loopback HTTP for a trivial model
+// with full voucher checking, against the same server with payment switched off, in the same run; then
+// the latency of one paid call to each real catalog model. The providers run in a child process (this
+// file with --provider), the load generator here, so each has a core of the 2-core machine. On-chain
+// transactions are counted by block number around the paid runs (lane opening excluded). Medians of
+// several alternating runs. Writes bench/results/calls.json.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { Address, Hex } from 'viem'
+import * as z from 'zod'
+import { type CatalogId, createCatalog, sampleInputs, warmCatalog } from '../catalog/index.js'
+import { connect } from '../src/chain/connect.js'
+import { startDevnet } from '../src/chain/startDevnet.js'
+import { publishModel } from '../src/market/publishModel.js'
+import { callModel } from '../src/models/callModel.js'
+import { createWallet, type Wallet } from '../src/models/createWallet.js'
+import { defineModel, type ModelDefinition } from '../src/models/defineModel.js'
+import { type ServeModelsReturnType, serveModels } from '../src/models/serveModels.js'
+import type { ResolvedModel } from '../src/workflow/types.js'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 3_000)
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
+const CATALOG_CALLS = Number(process.env.BENCH_CATALOG_CALLS ?? 10)
+const PRICE = 10n
+const THRESHOLD = 1_000_000n
+
+const echo = (payee: Address, id: string) =>
+  defineModel({
+    id,
+    version: '1.0.0',
+    description: 'Returns its input: the cheapest possible model, so the bench measures the call path.',
+    capabilities: ['bench.echo'],
+    input: z.object({ text: z.string().max(1_000) }).strict(),
+    output: z.object({ text: z.string() }),
+    terms: { pricePerCall: PRICE, payees: [{ address: payee, shareBps: 10_000 }], royaltyBps: 0 },
+    run: async ({ text }) => ({ text }),
+  })
+
+type Listing = { endpoint: string; assetId: string; model: ModelDefinition['card'] }
+type ProviderInfo = { paid: Listing; free: Listing; catalog: Listing[] }
+
+// ------------------------------------------------------------------------------------------ provider
+if (process.argv[2] === '--provider') {
+  const [rpcUrl, registry, ledger, stablecoin, key] = process.argv.slice(3) as [
+    string,
+    Address,
+    Address,
+    Address,
+    Hex,
+  ]
+  const client = await connect({ rpcUrl, account: key, addresses: { registry, ledger, stablecoin } })
+  const me = client.account.address
+  const paidModel = echo(me, 'bench/echo')
+  const freeModel = echo(me, 'bench/echo-free')
+  const withCatalog = process.env.BENCH_CATALOG !== '0'
+  const catalog = createCatalog({ payees: me })
+  if (withCatalog) await warmCatalog(catalog)
+  const assetIds: Record<string, bigint> = {}
+  const opts = {
+    client,
+    assetIds: (id: string) => assetIds[id],
+    limits: { perPayerPerSecond: 1_000_000 },
+    redeem: { exposureThreshold: THRESHOLD },
+  }
+  const paid = await serveModels([paidModel], opts)
+  const free = await serveModels([freeModel], { ...opts, payment: 'off' })
+  const cat = await serveModels(catalog.all, opts)
+  const publish = async (m: ModelDefinition, server: ServeModelsReturnType) => {
+    const card = m.runnable ? m.cardFor({ endpoint: server.endpoint(m.id) }) : m.card
+    const r = await publishModel(client, {
+      kind: m.kind,
+      cardURI: server.cardUrl(m.id),
+      cardHash: m.cardHash(card),
+      terms: m.runnable ? { token: stablecoin, pricePerCall: m.terms.pricePerCall } : { pricePerCall: 0n },
+      payees: m.terms.payees,
+      royaltyBps: m.terms.royaltyBps,
+      parents: m.lineage.parents.map((p) => assetIds[p] as bigint),
+    })
+    assetIds[m.id] = r.assetId
+    return { endpoint: server.endpoint(m.id), assetId: r.assetId.toString(), model: card }
+  }
+  const info: ProviderInfo = {
+    paid: await publish(paidModel, paid),
+    free: {
+      endpoint: free.endpoint(freeModel.id),
+      assetId: '0',
+      model: freeModel.cardFor({ endpoint: free.endpoint(freeModel.id) }),
+    },
+    catalog: [],
+  }
+  for (const m of withCatalog ? catalog.all : []) {
+    const l = await publish(m, cat)
+    if (m.runnable) info.catalog.push(l)
+  }
+  process.stdout.write(`${JSON.stringify(info)}\n`)
+  process.on('SIGTERM', async () => {
+    await Promise.all([paid.stop({ redeem: false }), free.stop(), cat.stop({ redeem: false })])
+    await catalog.close()
+    process.exit(0)
+  })
+} else {
+  await main()
+}
+
+// ---------------------------------------------------------------------------------------- generator
+async function main() {
+  const devnet = await startDevnet({ accounts: 4 })
+  let child: ChildProcess | undefined
+  try {
+    const a = devnet.addresses
+    child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_CHILD_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof2'] : []),
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        '--provider',
+        devnet.rpcUrl,
+        a.registry,
+        a.ledger,
+        a.stablecoin,
+        devnet.accounts[1]?.privateKey as string,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    const info = JSON.parse(
+      await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child?.stdout as NodeJS.ReadableStream }).once('line', resolve)
+        child?.once('exit', (code) => reject(new Error(`the provider process exited with ${code}`)))
+      }),
+    ) as ProviderInfo
+    const token = a.stablecoin
+    const resolved = (l: Listing): ResolvedModel => ({
+      assetId: BigInt(l.assetId),
+      id: l.model.id,
+      version: l.model.version,
+      capabilities: l.model.capabilities,
+      inputSchema: l.model.input ?? {},
+      outputSchema: l.model.output ?? {},
+      pricePerCall: BigInt(l.model.terms.pricePerCall),
+      token,
+      endpoint: l.endpoint,
+    })
+    const paidWallet = createWallet({ client: devnet.client(2), lanes: { calls: 10_000_000 } })
+    const freeWallet = createWallet({ client: devnet.client(3) })
+    const paidModel = resolved(info.paid)
+    const freeModel = resolved(info.free)
+
+    // warm both paths (the paid warm-up opens the lane: the one transaction excluded from the count)
+    await load(paidModel, paidWallet, 1_000)
+    await load(freeModel, freeWallet, 1_000)
+
+    const block0 = await devnet.client(0).publicClient.getBlockNumber()
+    const paidRuns: RunResult[] = []
+    const freeRuns: RunResult[] = []
+    for (let r = 0; r < RUNS; r++) {
+      paidRuns.push(await load(paidModel, paidWallet, RUN_MS))
+      freeRuns.push(await load(freeModel, freeWallet, RUN_MS))
+      const last = paidRuns[paidRuns.length - 1] as RunResult
+      const lastFree = freeRuns[freeRuns.length - 1] as RunResult
+      console.log(
+        `run ${r + 1}/${RUNS}: paid ${last.perSec.toFixed(0)}/s p50 ${last.p50.toFixed(2)} ms p99 ${last.p99.toFixed(2)} ms | unpaid ${lastFree.perSec.toFixed(0)}/s p50 ${lastFree.p50.toFixed(2)} ms p99 ${lastFree.p99.toFixed(2)} ms`,
+      )
+    }
+    const block1 = await devnet.client(0).publicClient.getBlockNumber()
+    const paidCalls = paidRuns.reduce((s, r) => s + r.calls, 0)
+
+    // the real catalog models: one lane each (opened by the first call, not timed), then timed calls
+    const inputs = sampleInputs()
+    const catalogWallet = createWallet({ client: devnet.client(2) })
+    const catalog = []
+    for (const l of info.catalog) {
+      const input = inputs.get(l.model.id as CatalogId)
+      const m = resolved(l)
+      await callModel(m, input, { wallet: catalogWallet })
+      const lat: number[] = []
+      for (let i = 0; i < CATALOG_CALLS; i++) {
+        const t = performance.now()
+        const r = await callModel(m, input, { wallet: catalogWallet })
+        lat.push(performance.now() - t)
+        if (!r.payment) throw new Error('a catalog call was not paid')
+      }
+      lat.sort((x, y) => x - y)
+      catalog.push({
+        id: l.model.id,
+        pricePerCall: l.model.terms.pricePerCall,
+        calls: CATALOG_CALLS,
+        p50Ms: round(pct(lat, 0.5)),
+        p99Ms: round(pct(lat, 0.99)),
+        minMs: round(lat[0] ?? 0),
+      })
+    }
+
+    const med = (xs: number[]) =>
+      pct(
+        [...xs].sort((x, y) => x - y),
+        0.5,
+      )
+    const paidCallsPerSec = round(med(paidRuns.map((r) => r.perSec)))
+    const unpaidCallsPerSec = round(med(freeRuns.map((r) => r.perSec)))
+    const result = {
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        memGiB: round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: `${os.platform()} ${os.arch()}`,
+        loadAvgAtStart: os.loadavg().map(round),
+        note: 'provider in a child process, load generator in this one; shared with other workloads',
+      },
+      runs: RUNS,
+      runMs: RUN_MS,
+      concurrency: CONCURRENCY,
+      pricePerCall: Number(PRICE),
+      paidCallsPerSec,
+      unpaidCallsPerSec,
+      paidToUnpaidRatio: round(paidCallsPerSec / unpaidCallsPerSec),
+      paymentCostPct: round((1 - paidCallsPerSec / unpaidCallsPerSec) * 100),
+      paidP50Ms: round(med(paidRuns.map((r) => r.p50))),
+      paidP99Ms: round(med(paidRuns.map((r) => r.p99))),
+      unpaidP50Ms: round(med(freeRuns.map((r) => r.p50))),
+      unpaidP99Ms: round(med(freeRuns.map((r) => r.p99))),
+      paidCalls,
+      onchainTxPerCall: Number(block1 - block0) / paidCalls,
+      onchainTxDuringPaidRuns: Number(block1 - block0),
+      redemptionEveryCalls: Number(THRESHOLD / PRICE),
+      perRun: { paid: paidRuns.map(summary), unpaid: freeRuns.map(summary) },
+      catalog,
+      targets: { paymentCostPctAtMost: 25, paidCallsPerSecAtLeast: 1_500, onchainTxPerCall: 0 },
+    }
+    writeFileSync(new URL('./results/calls.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`)
+    console.table({
+      paid: { 'calls/s': paidCallsPerSec, 'p50 ms': result.paidP50Ms, 'p99 ms': result.paidP99Ms },
+      unpaid: { 'calls/s': unpaidCallsPerSec, 'p50 ms': result.unpaidP50Ms, 'p99 ms': result.unpaidP99Ms },
+    })
+    console.log(
+      `payment costs ${result.paymentCostPct}% of unpaid throughput (target ≤ 25%); ${paidCallsPerSec} paid calls/s (target ≥ 1500); ${result.onchainTxPerCall} on-chain tx per call (${result.onchainTxDuringPaidRuns} tx over ${paidCalls} calls)`,
+    )
+    console.table(
+      Object.fromEntries(
+        catalog.map((c) => [c.id, { 'p50 ms': c.p50Ms, 'p99 ms': c.p99Ms, price: c.pricePerCall }]),
+      ),
+    )
+    console.log('wrote bench/results/calls.json')
+  } finally {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child?.once('exit', r))
+      child.kill('SIGTERM')
+      const t = setTimeout(() => child?.kill('SIGKILL'), 5_000)
+      await exited
+      clearTimeout(t)
+    }
+    await devnet.stop()
+  }
+}
+
+type RunResult = { calls: number; perSec: number; p50: number; p99: number; errors: number }
+
+/** Keeps CONCURRENCY calls in flight for `ms` and measures each. */
+async function load(model: ResolvedModel, wallet: Wallet, ms: number): Promise<RunResult> {
+  const lat: number[] = []
+  let errors = 0
+  const start = performance.now()
+  const end = start + ms
+  let n = 0
+  const worker = async () => {
+    while (performance.now() < end) {
+      const t = performance.now()
+      try {
+        await callModel(model, { text: `hello ${n++}` }, { wallet })
+        lat.push(performance.now() - t)
+      } catch (err) {
+        errors++
+        if (errors < 3) console.error(err)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  const elapsed = performance.now() - start
+  lat.sort((x, y) => x - y)
+  return {
+    calls: lat.length,
+    perSec: (lat.length / elapsed) * 1000,
+    p50: pct(lat, 0.5),
+    p99: pct(lat, 0.99),
+    errors,
+  }
+}
+
+function pct(sorted: number[], p: number): number {
+  if (!sorted.length) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number
+}
+function round(x: number) {
+  return Math.round(x * 100) / 100
+}
+function summary(r: RunResult) {
+  return {
+    calls: r.calls,
+    perSec: round(r.perSec),
+    p50Ms: round(r.p50),
+    p99Ms: round(r.p99),
+    errors: r.errors,
+  }
+}
