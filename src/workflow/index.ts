@@ -90,6 +90,7 @@ export type {
   StoredRun,
   VersionedRun,
 } from './snapshotStore.js'
+export { type StreamRunReturnType, streamRun } from './streamRun.js'
 export type {
   CapabilityQuery,
   Clock,

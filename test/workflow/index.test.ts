@@ -59,6 +59,7 @@ it('exports the public surface of tributary/workflow, nothing more', async () =>
       "run",
       "satisfies",
       "schemaAtPath",
+      "streamRun",
       "systemClock",
       "verifyReceiptProof",
       "workflow",

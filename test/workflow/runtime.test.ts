@@ -15,6 +15,7 @@ import type { RunEvent } from '../../src/workflow/events.js'
 import { fn } from '../../src/workflow/fn.js'
 import { model } from '../../src/workflow/model.js'
 import { run } from '../../src/workflow/run.js'
+import { streamRun } from '../../src/workflow/streamRun.js'
 import type { PaidCaller } from '../../src/workflow/types.js'
 import { workflow } from '../../src/workflow/workflow.js'
 import { advance, SimulatedClock, setup, Text } from './support/fixtures.js'
@@ -336,5 +337,52 @@ describe('money and boundaries', () => {
       modelVersion: '1.4.1',
     })
     expect(new Set(events.map((e) => e.runId)).size).toBe(1)
+  })
+})
+
+describe('event stream', () => {
+  it('streams the typed events of a run as an async iterable and ends with the run', async () => {
+    const a = setup()
+    const wf = workflow({ id: 'stream', input: Text })
+      .step('up', upper)
+      .step(
+        'slow',
+        fn(async (x: { text: string }) => {
+          await new Promise((r) => setTimeout(r, 5))
+          return x.text.length
+        }),
+      )
+      .build()
+    const { events, result } = streamRun(wf, { text: 'abc' }, a)
+    const seen: string[] = []
+    for await (const e of events) seen.push(e.type === 'payment' ? `payment:${e.entry.amount}` : e.type)
+    expect(seen).toEqual([
+      'run.started',
+      'step.started',
+      'payment:6',
+      'step.succeeded',
+      'step.started',
+      'step.succeeded',
+      'settlement',
+      'run.succeeded',
+    ])
+    const r = await result
+    expect(r.status === 'succeeded' && r.output).toBe(3)
+  })
+
+  it('ends the stream when the run fails, and the result rejects', async () => {
+    const wf = workflow({ id: 'stream-fail', input: z.object({}) })
+      .step(
+        'boom',
+        fn(() => {
+          throw new NonRetryableError('no')
+        }),
+      )
+      .build()
+    const { events, result } = streamRun(wf, {})
+    const seen: string[] = []
+    for await (const e of events) seen.push(e.type)
+    expect(seen).toEqual(['run.started', 'step.started', 'step.failed', 'run.failed'])
+    await expect(result).rejects.toBeInstanceOf(RunFailedError)
   })
 })
