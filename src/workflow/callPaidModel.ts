@@ -12,9 +12,12 @@ export type PaidCallDependencies = {
   readonly random?: (() => number) | undefined
   /** Spending cap for everything recorded in `ledger` plus calls in flight. */
   readonly budget?: bigint | undefined
+  /** Called once a payment is recorded (the entry names the step and item). */
   readonly onPayment?: ((entry: LedgerEntry) => void) | undefined
-  readonly onRetry?: ((attempt: number, delayMs: number, error: unknown) => void) | undefined
-  readonly onAttempt?: ((attempt: number) => void) | undefined
+  readonly onRetry?:
+    | ((stepId: string, item: number, attempt: number, delayMs: number, error: unknown) => void)
+    | undefined
+  readonly onAttempt?: ((stepId: string, item: number, attempt: number) => void) | undefined
 }
 
 export type CallPaidModelParameters = {
@@ -85,8 +88,8 @@ export async function callPaidModel(
         clock: deps.clock ?? systemClock,
         signal,
         random: deps.random ?? Math.random,
-        onRetry: deps.onRetry,
-        onAttempt: deps.onAttempt,
+        onRetry: deps.onRetry && ((n, delay, error) => deps.onRetry?.(stepId, item, n, delay, error)),
+        onAttempt: deps.onAttempt && ((n) => deps.onAttempt?.(stepId, item, n)),
       },
     )
     // A restore may have recorded this key while the call was in flight elsewhere: keep the first record.

@@ -240,26 +240,8 @@ export class RunRuntime {
           problems.map((m) => ({ path: '', message: m })),
         ),
       )
-    const { runId, clock } = this.p
-    const listen = this.listen
-    const deps: PaidCallDependencies = {
-      caller: this.p.caller,
-      ledger: this.p.ledger,
-      clock,
-      random: this.p.random,
-      budget: this.p.budget,
-      onPayment: (entry) => {
-        if (listen) this.emit({ type: 'payment', runId, at: clock.now(), stepId, item, entry })
-        this.p.afterPayment?.()
-      },
-      onAttempt: listen
-        ? (attempt) => this.emit({ type: 'step.started', runId, at: clock.now(), stepId, item, attempt })
-        : undefined,
-      onRetry: listen
-        ? (attempt, delayMs, error) =>
-            this.emit({ type: 'step.retried', runId, at: clock.now(), stepId, item, attempt, delayMs, error })
-        : undefined,
-    }
+    const { runId } = this.p
+    const deps = this.paidDeps ?? this.makePaidDeps(this.p.caller)
     let r: Awaited<ReturnType<typeof callPaidModel>>
     try {
       r = await callPaidModel(deps, {
@@ -287,6 +269,42 @@ export class RunRuntime {
         ),
       )
     return { output: parsed.data, reused: r.reused }
+  }
+
+  private paidDeps: PaidCallDependencies | undefined
+
+  /** The paid-call dependencies of this run, built once (no closures per call on the hot path). */
+  private makePaidDeps(caller: PaidCaller): PaidCallDependencies {
+    const { runId, clock } = this.p
+    const listen = this.listen
+    this.paidDeps = {
+      caller,
+      ledger: this.p.ledger,
+      clock,
+      random: this.p.random,
+      budget: this.p.budget,
+      onPayment: (entry) => {
+        if (listen)
+          this.emit({
+            type: 'payment',
+            runId,
+            at: clock.now(),
+            stepId: entry.stepId,
+            item: entry.item,
+            entry,
+          })
+        this.p.afterPayment?.()
+      },
+      onAttempt: listen
+        ? (stepId, item, attempt) =>
+            this.emit({ type: 'step.started', runId, at: clock.now(), stepId, item, attempt })
+        : undefined,
+      onRetry: listen
+        ? (stepId, item, attempt, delayMs, error) =>
+            this.emit({ type: 'step.retried', runId, at: clock.now(), stepId, item, attempt, delayMs, error })
+        : undefined,
+    }
+    return this.paidDeps
   }
 
   /** Runs a map node: its body once per item, `concurrency` at a time, failing fast. */
