@@ -422,7 +422,14 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
                 let half := and(shr(sh, w), 0xffffffffffffffffffffffffffffffff)
                 // a never-seeded half starts at the +1 offset
                 if iszero(half) { half := 1 }
-                sstore(slot, or(and(w, not(shl(sh, 0xffffffffffffffffffffffffffffffff))), shl(sh, add(half, amount))))
+                let next := add(half, amount)
+                // never let a half spill into its neighbour's: Panic(0x11), arithmetic overflow
+                if gt(next, 0xffffffffffffffffffffffffffffffff) {
+                    mstore(0, shl(224, 0x4e487b71))
+                    mstore(4, 0x11)
+                    revert(0, 0x24)
+                }
+                sstore(slot, or(and(w, not(shl(sh, 0xffffffffffffffffffffffffffffffff))), shl(sh, next)))
             }
             function fail(ctx, code, a, b, c) {
                 let f := mload(add(ctx, 0x100))
@@ -616,8 +623,10 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         mapping(uint256 => uint256) storage slots = _credits[token];
         uint256 w = slots[assetId >> 1];
         uint256 half = (w >> shift) & MASK_128;
-        // a never-seeded half starts at the +1 offset; 2^128 units is beyond any token supply we accept
+        // a never-seeded half starts at the +1 offset
         uint256 next = (half == 0 ? 1 : half) + amount;
+        // never let a half spill into its neighbour's
+        if (next > MASK_128) revert AmountTooLarge(next);
         slots[assetId >> 1] = (w & ~(MASK_128 << shift)) | (next << shift);
     }
 

@@ -32,6 +32,7 @@ interface Vm {
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory);
     function load(address, bytes32) external view returns (bytes32);
+    function store(address, bytes32, bytes32) external;
 }
 
 /// @notice A small test base: cheatcodes, assertions that revert with a message, bounded fuzz inputs,
