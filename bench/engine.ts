@@ -21,8 +21,10 @@ import type { Address, Hex } from 'viem'
 import { z } from 'zod'
 import { createStaticDirectory } from '../src/workflow/createStaticDirectory.js'
 import { fn } from '../src/workflow/fn.js'
+import { createAttributionLedger, idempotencyKey } from '../src/workflow/ledger.js'
 import { model } from '../src/workflow/model.js'
 import { plan } from '../src/workflow/plan.js'
+import { receiptRoot } from '../src/workflow/receipt.js'
 import { run } from '../src/workflow/run.js'
 import type { PaidCaller, ResolvedModel, Settler } from '../src/workflow/types.js'
 import { workflow } from '../src/workflow/workflow.js'
@@ -208,6 +210,43 @@ async function measureAll(engines: readonly Engine[], workload: Workload): Promi
   return out
 }
 
+/**
+ * The ledger's own work per paid call, without the engine: derive the idempotency key, record the entry, and (once per
+ * run of 5) compute the receipt root over the entries.
+ */
+function ledgerIsolated(runs: number): number {
+  const runId = `0x${'34'.repeat(32)}` as Hex
+  const t0 = performance.now()
+  for (let r = 0; r < runs; r++) {
+    const ledger = createAttributionLedger()
+    for (let i = 0; i < 5; i++) {
+      const key = idempotencyKey(runId, `s${i}`, r)
+      ledger.record(
+        {
+          idempotencyKey: key,
+          stepId: `s${i}`,
+          item: r,
+          assetId: BigInt(i + 1),
+          modelId: 'bench/x',
+          modelVersion: '1.0.0',
+          token,
+          laneId: h32,
+          amount: 3n,
+          cumulative: 3n,
+          inputHash: h32,
+          outputHash: h32,
+          providerSignature: sig,
+          latencyMs: 1,
+          lane: null,
+        },
+        null,
+      )
+    }
+    receiptRoot(ledger.entries)
+  }
+  return ((performance.now() - t0) * 1000) / (runs * 5)
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
@@ -226,6 +265,8 @@ async function main() {
         throw new Error(`${e.name} ${w}: wrong output ${JSON.stringify(got)}`)
     }
   const perRep: Record<Workload, Record<string, number[]>> = { chain5: {}, fanout4: {} }
+  const isolated: number[] = []
+  ledgerIsolated(200)
   const started = Date.now()
   const load = loadavg()[0]
   for (let rep = 0; rep < REPS; rep++) {
@@ -238,6 +279,7 @@ async function main() {
         perRep[w][name] = list
       }
     }
+    isolated.push(ledgerIsolated(QUICK ? 200 : 1000))
     process.stdout.write(`rep ${rep + 1}/${REPS} done (${((Date.now() - started) / 1000).toFixed(0)} s)\n`)
   }
   const summary = (w: Workload) => {
@@ -294,12 +336,14 @@ async function main() {
     method:
       'µs/step = µs/run ÷ steps (chain5: 5, fanout4: 6); median over repetitions; ratios computed within each repetition. ' +
       'Each repetition measures every engine in this one process, interleaved in rounds (every engine runs 1/10 of its runs per round, rotated order) so that all share the same machine load; runs are sequential (1 in flight) after a warm-up of 1/10. ' +
-      'ledgerUsPerPaidStep = (paid − local tributary µs/run) ÷ steps, with a PaidCaller that does no crypto; top-level value is the larger of the two workloads.',
+      'ledgerUsPerPaidStep = (paid − local tributary µs/run) ÷ steps, with a PaidCaller that does no crypto; top-level value is the larger of the two workloads. ' +
+      'ledgerIsolatedUsPerEntry times the ledger alone (idempotency key, record, receipt root over 5 entries), no engine.',
     repetitions: REPS,
     runsPerMeasurement: RUNS,
     chain5,
     fanout4,
     ledgerUsPerPaidStep: r2(ledgerUsPerPaidStep),
+    ledgerIsolatedUsPerEntry: r2(median(isolated)),
     targets: {
       tributaryVsXstateMax: 1.25,
       ledgerUsPerPaidStepMax: 20,
@@ -323,6 +367,7 @@ async function main() {
       row('LangGraph.js', 'langgraphUsPerStep'),
       row('tributary ÷ XState', 'tributaryVsXstate'),
       row('ledger µs / paid step', 'ledgerUsPerPaidStep'),
+      `ledger work alone (key + record + receipt root): ${result.ledgerIsolatedUsPerEntry} µs per entry`,
       '',
       `machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.node}; targets met: ${result.targets.met}`,
       QUICK ? '(quick run: results not written)' : 'written: bench/results/engine.json',
