@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
-import { type Address, getAddress, type Hex, isAddressEqual, keccak256 } from 'viem'
+import { type Address, getAddress, type Hex, isAddressEqual } from 'viem'
 import { readContract } from '../chain/client.js'
 import { modelRegistryAbi } from '../chain/generated/ModelRegistry.js'
 import { getModel } from '../market/getModel.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
+import { keccak256Hex } from '../pay/keccak.js'
 import type { Lane } from '../pay/lane.js'
 import { openLicense } from '../pay/openLicense.js'
 import { signVoucher } from '../pay/signVoucher.js'
@@ -139,7 +140,7 @@ export async function callModel<T = unknown>(
   const policies = p.policy ? [wallet.policy, p.policy] : [wallet.policy]
   const body = canonicalJson(input)
   const bodyBuf = Buffer.from(body, 'utf8')
-  const inputHash = keccak256(bodyBuf)
+  const inputHash = keccak256Hex(bodyBuf)
   const target = await resolveTarget(model, wallet, p.signal)
   const idempotencyKey = p.idempotencyKey ?? randomUUID()
   if (target.price !== undefined)
@@ -534,7 +535,7 @@ async function checkReceipt(
   if (target.version !== undefined && receipt.version !== target.version)
     throw bad(`it names version ${receipt.version}, the call was for ${target.version}`)
   if (receipt.inputHash !== inputHash) throw bad('its input hash is not the hash of the input sent')
-  if (receipt.outputHash !== keccak256(body))
+  if (receipt.outputHash !== keccak256Hex(body))
     throw bad('its output hash is not the hash of the output received')
   if (receipt.amount !== lane.price)
     throw bad(`it charges ${receipt.amount}, the lane's price is ${lane.price}`)

@@ -1,4 +1,5 @@
-import { type Address, type Hex, keccak256, stringToBytes } from 'viem'
+import type { Address, Hex } from 'viem'
+import { keccak256Hex } from '../pay/keccak.js'
 import { canonicalJson } from './card.js'
 
 /** The x402 payment scheme tributary providers speak: cumulative vouchers on an escrowed license lane. */
@@ -149,7 +150,7 @@ export function decodeHeader(value: string): unknown {
 
 /** keccak256 of a JSON value's canonical form: the input and output hashes of receipts. */
 export function hashJson(value: unknown): Hex {
-  return keccak256(stringToBytes(canonicalJson(value)))
+  return keccak256Hex(Buffer.from(canonicalJson(value), 'utf8'))
 }
 
 /** `eip155:<chainId>`. */

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import express, { type Request, type Response, type Router } from 'express'
-import { type Address, getAddress, type Hex, isAddressEqual, keccak256 } from 'viem'
+import { type Address, getAddress, type Hex, isAddressEqual } from 'viem'
 import type { TributaryClient } from '../chain/client.js'
 import { BaseError } from '../errors/base.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
+import { keccak256Hex } from '../pay/keccak.js'
 import { signCallReceipt } from '../pay/signCallReceipt.js'
 import { verifyVoucher } from '../pay/verifyVoucher.js'
 import { canonicalJson } from './card.js'
@@ -756,7 +757,7 @@ export function tributaryRouter(
           model: m.id,
           version: m.version,
           inputHash,
-          outputHash: keccak256(buf),
+          outputHash: keccak256Hex(buf),
           amount: l.price,
           cumulative: l.charged,
           voucher: payment.cumulative,

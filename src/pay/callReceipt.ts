@@ -1,4 +1,5 @@
 import { type Address, encodeAbiParameters, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
+import { keccak256Bytes } from './keccak.js'
 
 /**
  * What a provider signs after a paid call: the model and version that ran, the hashes of the input it
@@ -61,7 +62,7 @@ const stringHashes = new Map<string, Uint8Array>()
 const hashString = (s: string) => {
   let h = stringHashes.get(s)
   if (!h) {
-    h = keccak256(toBytes(s), 'bytes')
+    h = keccak256Bytes(toBytes(s))
     if (stringHashes.size > 10_000) stringHashes.clear()
     stringHashes.set(s, h)
   }
@@ -112,8 +113,8 @@ export function callReceiptHasher(chainId: number, ledger: Address): CallReceipt
       writeUint256(struct, 224, r.amount)
       writeUint256(struct, 256, r.cumulative)
       writeUint256(struct, 288, r.voucher)
-      outer.set(keccak256(struct, 'bytes'), 34)
-      return keccak256(outer, 'bytes')
+      outer.set(keccak256Bytes(struct), 34)
+      return keccak256Bytes(outer)
     },
   }
   hashers.set(key, h)

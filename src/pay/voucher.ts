@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { type Address, bytesToHex, encodeAbiParameters, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
 import { BaseError } from '../errors/base.js'
+import { keccak256Bytes } from './keccak.js'
 
 /** EIP-712 types of a voucher: the cumulative amount the payer owes on a lane. */
 export const voucherTypes = {
@@ -80,8 +81,8 @@ export function voucherHasher(chainId: number, ledger: Address): VoucherHasher {
     digest(laneId, cumulative) {
       struct.set(hexToBytes(laneId), 32)
       writeUint256(struct, 64, cumulative)
-      outer.set(keccak256(struct, 'bytes'), 34)
-      return keccak256(outer, 'bytes')
+      outer.set(keccak256Bytes(struct), 34)
+      return keccak256Bytes(outer)
     },
   }
   hashers.set(key, h)
@@ -127,7 +128,7 @@ export async function recoverDigestSigner(digest: Uint8Array, signature: Hex): P
     } catch (err) {
       throw new MalformedSignatureError('the signature does not recover to any key', { cause: err })
     }
-    const hash = keccak256(pub.subarray(1), 'bytes')
+    const hash = keccak256Bytes(pub.subarray(1))
     return bytesToHex(hash.subarray(12)) as Address
   }
   const { recoverAddress } = await import('viem')

@@ -29,7 +29,7 @@ const credit = (assetId: bigint) =>
     args: [token, assetId],
   })
 
-async function publish(id: string, price: bigint, cardURI: string, cardHash: `0x${string}`) {
+async function publish(price: bigint, cardURI: string, cardHash: `0x${string}`) {
   const r = await publishModel(provider, {
     cardURI,
     cardHash,
@@ -89,12 +89,7 @@ afterAll(async () => {
 describe('a provider killed in the middle of a call', () => {
   test('charges nothing; a restarted provider charges only the calls it completes', async () => {
     const model = slowModel(provider.account.address)
-    const assetId = await publish(
-      model.id,
-      model.terms.pricePerCall,
-      'http://127.0.0.1/cards/slow.json',
-      model.hash,
-    )
+    const assetId = await publish(model.terms.pricePerCall, 'http://127.0.0.1/cards/slow.json', model.hash)
     const payer = devnet.client(2)
     const wallet = createWallet({ client: payer, lanes: { calls: 10 } })
     const first = await startChild(assetId)
@@ -157,7 +152,6 @@ describe('a provider that redeems alone', () => {
     })
     try {
       const assetId = await publish(
-        model.id,
         price,
         server.cardUrl(model.id),
         model.cardHash(model.cardFor({ endpoint: server.endpoint(model.id) })),

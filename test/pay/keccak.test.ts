@@ -1,0 +1,25 @@
+import { keccak256 } from 'viem'
+import { describe, expect, test } from 'vitest'
+import { keccak256Bytes, keccak256Hex } from '../../src/pay/keccak.js'
+
+describe('keccak256 (unrolled, 32-bit halves)', () => {
+  test('agrees with viem for every length across three blocks, and for random bytes', () => {
+    for (let n = 0; n <= 3 * 136 + 1; n++) {
+      const bytes = new Uint8Array(n).map((_, i) => (i * 131 + n * 7) & 255)
+      expect(keccak256Hex(bytes)).toBe(keccak256(bytes))
+    }
+    for (let k = 0; k < 50; k++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(1 + Math.floor(Math.random() * 1000)))
+      expect(keccak256Hex(bytes)).toBe(keccak256(bytes))
+    }
+  })
+  test('known vectors', () => {
+    expect(keccak256Hex(new Uint8Array())).toBe(
+      '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470',
+    )
+    expect(keccak256Hex(new TextEncoder().encode('abc'))).toBe(
+      '0x4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45',
+    )
+    expect(keccak256Bytes(new Uint8Array(32))).toHaveLength(32)
+  })
+})
