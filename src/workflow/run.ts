@@ -360,7 +360,7 @@ async function execute<O>(s: Session): Promise<RunResult<O>> {
         status: 'succeeded',
         runId,
         output,
-        receipt: makeReceipt(runId, workflow.id, ledger, settlement),
+        receipt: makeReceipt(runId, workflow.id, ledger, settlement, root),
       }
     }
     case 'suspended': {
