@@ -52,36 +52,56 @@ export type AttributionLedger = {
 export function createAttributionLedger(
   seed: readonly { readonly entry: LedgerEntry; readonly output?: { readonly value: unknown } }[] = [],
 ): AttributionLedger {
-  const entries: LedgerEntry[] = []
-  const byKey = new Map<Hex, LedgerEntry>()
-  const outputs = new Map<Hex, { readonly value: unknown }>()
-  for (const s of seed) {
-    entries.push(s.entry)
-    byKey.set(s.entry.idempotencyKey, s.entry)
-    if (s.output) outputs.set(s.entry.idempotencyKey, s.output)
+  return new Ledger(seed)
+}
+
+// A class, not closures: one is created per run.
+class Ledger implements AttributionLedger {
+  readonly entries: LedgerEntry[] = []
+  private readonly byKey = new Map<Hex, LedgerEntry>()
+  private readonly outputs = new Map<Hex, { readonly value: unknown }>()
+  private sum = 0n
+
+  constructor(
+    seed: readonly { readonly entry: LedgerEntry; readonly output?: { readonly value: unknown } }[],
+  ) {
+    for (const s of seed) {
+      this.entries.push(s.entry)
+      this.byKey.set(s.entry.idempotencyKey, s.entry)
+      this.sum += s.entry.amount
+      if (s.output) this.outputs.set(s.entry.idempotencyKey, s.output)
+    }
   }
-  return {
-    entries,
-    totals() {
-      const out = new Map<string, bigint>()
-      for (const e of entries) out.set(e.token, (out.get(e.token) ?? 0n) + e.amount)
-      return out
-    },
-    total() {
-      let t = 0n
-      for (const e of entries) t += e.amount
-      return t
-    },
-    has: (key) => byKey.has(key),
-    get: (key) => byKey.get(key),
-    output: (key) => outputs.get(key),
-    record(record, output) {
-      if (byKey.has(record.idempotencyKey)) throw new DuplicateIdempotencyKeyError(record.idempotencyKey)
-      const entry: LedgerEntry = { index: entries.length, ...record }
-      entries.push(entry)
-      byKey.set(entry.idempotencyKey, entry)
-      outputs.set(entry.idempotencyKey, { value: output })
-      return entry
-    },
+
+  totals(): Map<string, bigint> {
+    const out = new Map<string, bigint>()
+    for (const e of this.entries) out.set(e.token, (out.get(e.token) ?? 0n) + e.amount)
+    return out
+  }
+
+  total(): bigint {
+    return this.sum
+  }
+
+  has(key: Hex): boolean {
+    return this.byKey.has(key)
+  }
+
+  get(key: Hex): LedgerEntry | undefined {
+    return this.byKey.get(key)
+  }
+
+  output(key: Hex): { readonly value: unknown } | undefined {
+    return this.outputs.get(key)
+  }
+
+  record(record: LedgerRecord, output: unknown): LedgerEntry {
+    if (this.byKey.has(record.idempotencyKey)) throw new DuplicateIdempotencyKeyError(record.idempotencyKey)
+    const entry: LedgerEntry = { index: this.entries.length, ...record }
+    this.entries.push(entry)
+    this.byKey.set(entry.idempotencyKey, entry)
+    this.outputs.set(entry.idempotencyKey, { value: output })
+    this.sum += entry.amount
+    return entry
   }
 }

@@ -141,6 +141,12 @@ function modelSteps(node: FlowNode, out: { key: string; task: ModelTaskSpec }[])
 const planCache = new WeakMap<Workflow, Plan>()
 const taskCache = new WeakMap<Workflow, { key: string; task: ModelTaskSpec }[]>()
 
+/** The plan of a workflow without model steps, if one was made already (plans of such workflows never change). */
+export function cachedPlan(workflow: Workflow, budget: bigint | undefined): Plan | undefined {
+  const p = planCache.get(workflow)
+  return p && p.budget === budget ? p : undefined
+}
+
 /**
  * Resolves every model a workflow names, checks that each step's mapped input satisfies the model's input JSON
  * Schema (and that every mapped-from path exists), checks each model's output against the step's declared output,

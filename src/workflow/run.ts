@@ -24,7 +24,7 @@ import type { RunEvent } from './events.js'
 import { type AttributionLedger, createAttributionLedger } from './ledger.js'
 import type { WaitNode } from './nodes.js'
 import { BlobWriter, dehydrateLedger, dehydrateMachine, hydrate } from './persistence.js'
-import { type Plan, plan } from './plan.js'
+import { cachedPlan, type Plan, plan } from './plan.js'
 import { type Receipt, receiptRoot } from './receipt.js'
 import { systemClock } from './retry.js'
 import { nodesOf, type RunPolicy, RunRuntime, selectorOf } from './runtime.js'
@@ -126,12 +126,13 @@ function makeReceipt(
   workflowId: string,
   ledger: AttributionLedger,
   settlement: SettleResult | undefined,
+  root?: Hex,
 ): Receipt {
   const entries = [...ledger.entries]
   return {
     runId,
     workflowId,
-    root: receiptRoot(entries),
+    root: root ?? receiptRoot(entries),
     entries,
     totals: Object.fromEntries(ledger.totals()),
     settlement,
@@ -244,8 +245,6 @@ class Watcher {
   private resolve!: (o: Outcome) => void
   private done = false
   private readonly sub: { unsubscribe(): void }
-  private readonly cancelListener = { handleEvent: () => this.finish({ kind: 'cancelled' }) }
-  private readonly haltListener = { handleEvent: () => this.finish({ kind: 'halted' }) }
 
   constructor(
     private readonly rt: RunRuntime,
@@ -260,8 +259,8 @@ class Watcher {
     if (options.signal?.aborted) this.finish({ kind: 'cancelled' })
     else if (options.halt?.aborted) this.finish({ kind: 'halted' })
     else {
-      options.signal?.addEventListener('abort', this.cancelListener, { once: true })
-      options.halt?.addEventListener('abort', this.haltListener, { once: true })
+      options.signal?.addEventListener('abort', this, { once: true })
+      options.halt?.addEventListener('abort', this, { once: true })
       this.next(actor.getSnapshot())
     }
   }
@@ -300,12 +299,17 @@ class Watcher {
     this.finish({ kind: 'failed', error })
   }
 
+  /** The abort of the cancel signal or of the halt signal. */
+  handleEvent(event: Event): void {
+    this.finish(event.target === this.options.halt ? { kind: 'halted' } : { kind: 'cancelled' })
+  }
+
   private finish(o: Outcome): void {
     if (this.done) return
     this.done = true
     this.sub?.unsubscribe()
-    this.options.signal?.removeEventListener('abort', this.cancelListener)
-    this.options.halt?.removeEventListener('abort', this.haltListener)
+    this.options.signal?.removeEventListener('abort', this)
+    this.options.halt?.removeEventListener('abort', this)
     this.resolve(o)
   }
 }
@@ -453,6 +457,7 @@ function runtimeFor(
 async function planFor(workflow: Workflow, input: unknown, options: RunOptions): Promise<Plan> {
   const p =
     options.plan ??
+    cachedPlan(workflow, options.budget) ??
     (await plan(workflow, {
       directory: options.directory,
       input,
