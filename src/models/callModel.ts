@@ -112,6 +112,8 @@ const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false
 const validators = new WeakMap<object, ValidateFunction>()
 const validatorsByText = new Map<string, ValidateFunction>()
 const resolvedUrls = new Map<string, Promise<Target>>()
+/** Asset ids and prices learned from 402s for models found by URL (their cards checked against the chain). */
+const learned = new Map<string, { assetId: bigint; price: bigint }>()
 const authorizedSigners = new Map<string, Promise<boolean>>()
 
 /**
@@ -288,7 +290,10 @@ export async function callModel<T = unknown>(
           continue
         }
         if (code === 'lane_exhausted') {
-          await topUp(wallet, target, lane, policies)
+          // the provider may not have seen our last top-up yet: give it a moment rather than pay again
+          const seen = required.lane ? BigInt(required.lane.cap) : lane.cap
+          if (seen < lane.cap) await sleep(200, p.signal)
+          else await topUp(wallet, target, lane, policies)
           continue
         }
         if (code === 'voucher_too_small' || code === 'voucher_replayed' || code === 'voucher_stale') {
@@ -404,6 +409,7 @@ async function acceptRequirements(
       )
     target.assetId = assetId
     target.price = price
+    learned.set(target.endpoint, { assetId, price })
     await checkModelPolicy(wallet, policies, { id: target.id, assetId, price })
   }
   return { assetId, price, termsVersion: req.termsVersion }
@@ -646,8 +652,14 @@ async function resolveTarget(model: ModelReference, wallet: Wallet, signal?: Abo
     p.catch(() => resolvedUrls.delete(model.url))
     resolvedUrls.set(model.url, p)
   }
-  // each call gets its own copy: a 402 fills in the asset id and price
-  return { ...(await p) }
+  // each call gets its own copy: a 402 fills in the asset id and price, remembered for later calls
+  const target = { ...(await p) }
+  const known = learned.get(target.endpoint)
+  if (known) {
+    target.assetId = known.assetId
+    target.price = known.price
+  }
+  return target
 }
 
 /**

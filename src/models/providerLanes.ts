@@ -33,6 +33,8 @@ export type ProviderLane = {
   held: Map<bigint, Hex>
   /** The highest held voucher at or below `charged`: what a redemption would claim. */
   best: bigint
+  /** When the lane was last read from the chain (ms). */
+  refreshedAt: number
 }
 
 export type LaneBookOptions = {
@@ -117,6 +119,7 @@ export function createLaneBook(o: LaneBookOptions) {
   }
 
   const refresh = async (l: ProviderLane) => {
+    l.refreshedAt = Date.now()
     try {
       const s = await getLane(client, { laneId: l.lane.laneId })
       setClaimed(l, s.claimed)
@@ -141,6 +144,9 @@ export function createLaneBook(o: LaneBookOptions) {
   const updateBest = (l: ProviderLane) => {
     for (const v of l.held.keys()) if (v <= l.charged && v > l.best) l.best = v
     for (const v of l.held.keys()) if (v < l.best) l.held.delete(v)
+    // a voucher below what is charged can never pay again (a voucher must cover charged + price), so
+    // only the used amounts at or above it need remembering: the set stays as small as the calls in flight
+    for (const v of l.used) if (v < l.charged) l.used.delete(v)
   }
 
   /** The price of one call under a terms version of an asset. */
@@ -224,6 +230,7 @@ export function createLaneBook(o: LaneBookOptions) {
           used: new Set(),
           held: new Map(),
           best: state.claimed,
+          refreshedAt: Date.now(),
         }
         lanes.set(id, entry)
         return entry
@@ -315,6 +322,15 @@ export function createLaneBook(o: LaneBookOptions) {
     priceOf,
     licenseInfo,
     updateBest,
+    /**
+     * Reads the lane from the chain again before refusing it as expired or exhausted (at most four times
+     * a second per lane): a top-up may have landed since the last poll. True when it read.
+     */
+    async refreshIfStale(l: ProviderLane): Promise<boolean> {
+      if (Date.now() - l.refreshedAt < 250) return false
+      await refresh(l)
+      return true
+    },
     /** Charges a successful call. */
     charge(l: ProviderLane) {
       l.inflight -= l.price

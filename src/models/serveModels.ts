@@ -101,12 +101,13 @@ export async function serveModels(
   let stopping: Promise<void> | undefined
   const stop = (o: { redeem?: boolean | undefined } = {}) => {
     stopping ??= (async () => {
+      // stop taking calls and let running ones finish, then redeem: a call charged late is redeemed too
       const closed = new Promise<void>((r) => server.close(() => r()))
       server.closeIdleConnections()
-      await router.provider.close({ redeem: o.redeem !== false })
       const force = setTimeout(() => server.closeAllConnections(), 5_000)
       await closed
       clearTimeout(force)
+      await router.provider.close({ redeem: o.redeem !== false })
     })()
     return stopping
   }

@@ -191,7 +191,7 @@ export function tributaryRouter(
   const rate = options.limits?.perPayerPerSecond ?? 500
   const burst = options.limits?.burst ?? rate * 2
   const idemTtlMs = (options.idempotency?.ttlSeconds ?? 600) * 1000
-  const idemMax = options.idempotency?.maxEntries ?? 100_000
+  const idemMax = options.idempotency?.maxEntries ?? 20_000
   const onError = options.onError ?? (() => undefined)
   let baseUrl = options.baseUrl?.replace(/\/$/, '')
 
@@ -527,8 +527,8 @@ export function tributaryRouter(
         `lane ${lane.lane.laneId} was reclaimed and is closed`,
         `open a new lane with openLicense(modelId ${assetId})`,
       )
-    const now = bk.chainNow()
-    if (now >= lane.expiresAt)
+    if (bk.chainNow() >= lane.expiresAt) await bk.refreshIfStale(lane)
+    if (bk.chainNow() >= lane.expiresAt)
       return paymentRequired(
         req,
         res,
@@ -620,6 +620,7 @@ export function tributaryRouter(
         'sign a new voucher for at least lane.required',
         lane,
       )
+    if (lane.charged + lane.inflight + lane.price > lane.cap) await (book as LaneBook).refreshIfStale(lane)
     const need = lane.charged + lane.inflight + lane.price
     if (need > lane.cap)
       return paymentRequired(

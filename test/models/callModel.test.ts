@@ -290,6 +290,29 @@ describe('failed calls and retries', () => {
   })
 })
 
+describe('lane top-ups', () => {
+  test('an exhausted lane is topped up by the client and seen by the provider at once', async () => {
+    const wallet = createWallet({ client: devnet.client(5), lanes: { calls: 2 } })
+    const price = reverse.terms.pricePerCall
+    const outputs = []
+    for (const text of ['ab', 'cd', 'ef', 'gh', 'ij'])
+      outputs.push((await callModel<{ text: string }>(resolved(reverse), { text }, { wallet })).output.text)
+    expect(outputs).toEqual(['ba', 'dc', 'fe', 'hg', 'ji'])
+    const lane = wallet.lanes()[0]
+    if (!lane) throw new Error('no lane')
+    // two top-ups of two calls each, never more
+    expect(await getLane(wallet.client, { laneId: lane.lane.laneId })).toMatchObject({
+      cap: 6n * price,
+      claimed: 0n,
+    })
+    expect(lane.cap).toBe(6n * price)
+    expect(server.router.provider.lane(lane.lane.laneId)).toMatchObject({
+      cap: String(6n * price),
+      charged: String(5n * price),
+    })
+  })
+})
+
 describe('spend policy', () => {
   test('refusals are typed and come before any signature or transaction', async () => {
     const client = devnet.client(7)
