@@ -273,3 +273,26 @@ describe('definition errors', () => {
     expect(() => base.build()).toThrow(/no steps/)
   })
 })
+
+describe('local function failures', () => {
+  it('a throwing function (sync or async) fails the run after one attempt with the original error as the cause', async () => {
+    const { RunFailedError, StepFailedError } = await import('../../src/workflow/errors.js')
+    for (const body of [
+      () => {
+        throw new Error('sync boom')
+      },
+      async () => {
+        throw new Error('async boom')
+      },
+    ]) {
+      const wf = workflow({ id: 'boom', input: z.object({}) })
+        .step('boom', fn(body))
+        .build()
+      const err = await run(wf, {}).catch((e) => e)
+      expect(err).toBeInstanceOf(RunFailedError)
+      const step = err.walk((e: unknown) => e instanceof StepFailedError)
+      expect(step).toMatchObject({ stepId: 'boom', attempts: 1 })
+      expect((err.walk() as Error).message).toMatch(/boom$/)
+    }
+  })
+})
