@@ -247,6 +247,7 @@ export function createLaneBook(o: LaneBookOptions) {
   }
 
   const status = (l: ProviderLane): WireLaneStatus => {
+    // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
     const floor = l.charged + l.inflight > l.highest ? l.charged + l.inflight : l.highest
     return {
       laneId: l.lane.laneId,

@@ -371,7 +371,7 @@ export function tributaryRouter(
     const started = performance.now()
     const id = `${req.params.publisher}/${req.params.name}`
     const m = byId.get(id)
-    if (!m || !m.runnable)
+    if (!m?.runnable)
       return fail(
         res,
         404,
