@@ -129,9 +129,7 @@ function hex32(h: Hex): Uint8Array {
 }
 
 function writeUint256(buf: Uint8Array, offset: number, v: bigint) {
-  let x = v
-  for (let i = 31; i >= 0; i--) {
-    buf[offset + i] = Number(x & 0xffn)
-    x >>= 8n
-  }
+  if (v < 0n || v >= 1n << 256n) throw new RangeError(`not a uint256: ${v}`)
+  // one native hex decode instead of 64 bigint operations
+  buf.set(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'), offset)
 }
