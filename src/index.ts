@@ -89,6 +89,7 @@ export {
   ModelTimeoutError,
 } from './models/errors.js'
 export { createFileLaneStore, createMemoryLaneStore, type LaneStore } from './models/laneStore.js'
+export { PublishError, type PublishParameters, type PublishReturnType, publish } from './models/publish.js'
 export { distribute } from './pay/distribute.js'
 export { type GetEarningsReturnType, getEarnings } from './pay/getEarnings.js'
 export { type GetLaneReturnType, getLane } from './pay/getLane.js'

@@ -1,4 +1,4 @@
-import type { Abi, Address, Hex } from 'viem'
+import { type Abi, type Address, getAddress, type Hex } from 'viem'
 import { BaseError } from '../errors/base.js'
 import { sendContract, type TributaryClient } from './client.js'
 import { ledgerAbi, ledgerBytecode } from './generated/Ledger.js'
@@ -72,5 +72,5 @@ async function deploy(
   if (!receipt.contractAddress || receipt.status !== 'success') {
     throw new DeploymentError(`deployment ${hash} created no contract`)
   }
-  return receipt.contractAddress
+  return getAddress(receipt.contractAddress)
 }

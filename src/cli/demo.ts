@@ -4,13 +4,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type Address, formatUnits } from 'viem'
 import { type Devnet, startDevnet } from '../chain/startDevnet.js'
 import { BaseError } from '../errors/base.js'
-import { approveOperator } from '../market/approveOperator.js'
 import { createDiscoveryIndex } from '../market/createDiscoveryIndex.js'
-import { publishModel } from '../market/publishModel.js'
-import { hashCard } from '../models/card.js'
 import { createMarketCaller } from '../models/createMarketCaller.js'
 import { createWallet } from '../models/createWallet.js'
 import type { ModelDefinition } from '../models/defineModel.js'
+import { publish } from '../models/publish.js'
 import { serveModels } from '../models/serveModels.js'
 import type { Credit } from '../pay/lane.js'
 import { createChainSettler } from '../workflow/createChainSettler.js'
@@ -104,14 +102,14 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
     : catalogModule.loadSampleDocument().image
 
   say('starting a local chain (anvil) and deploying the registry, the ledger and a test stablecoin')
-  const devnet: Devnet = await startDevnet({ accounts: 9 })
+  const devnet: Devnet = await startDevnet({ accounts: 10 })
   let closeAll = async () => {
     await devnet.stop()
   }
   try {
     mark('devnet')
     const token = devnet.addresses.stablecoin
-    // who is who: 0 deploys, 1 runs the provider, 2–7 are model creators, 8 pays for the run
+    // who is who: 0 deploys, 1 runs the provider, 2–8 are the creators, 9 pays for the run
     const creators: Record<string, number> = {
       'tributary/ocr': 2,
       'tributary/language-id': 3,
@@ -119,7 +117,7 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
       'tributary/entities': 5,
       'tributary/summarize': 6,
       'tributary/reviews-corpus': 7,
-      'tributary/review-sentiment': 5,
+      'tributary/review-sentiment': 8,
     }
     const payeeOf = (id: string) => devnet.accounts[creators[id] ?? 2]?.address as Address
     const catalog = catalogModule.createCatalog({
@@ -143,32 +141,15 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
     const listings: DemoReport['listings'] = []
     for (const def of catalog.all) {
       const owner = devnet.client(creators[def.id] ?? 2)
-      const card = def.runnable ? def.cardFor({ endpoint: provider.endpoint(def.id) }) : def.card
-      const parents = def.lineage.parents.map((p) => {
-        const id = assetIds.get(p)
-        if (id === undefined) throw new DemoError(`${def.id} names parent ${p}, which is not published yet`)
-        return id
-      })
-      const published = await publishModel(owner, {
-        kind: def.kind,
+      // the creator hosts its model with the provider, which signs receipts on its behalf
+      const published = await publish(owner, def, {
         cardURI: provider.cardUrl(def.id),
-        cardHash: hashCard(card),
-        terms: {
-          token,
-          pricePerCall: def.terms.pricePerCall,
-          flatFee: def.terms.flatFee,
-          flatPeriodSeconds: def.terms.flatPeriodSeconds,
-        },
-        payees: def.terms.payees,
-        royaltyBps: def.terms.royaltyBps,
-        parents,
+        endpoint: def.runnable ? provider.endpoint(def.id) : undefined,
+        token,
+        parents: (id) => assetIds.get(id),
+        operator: devnet.accounts[1]?.address as Address,
       })
       assetIds.set(def.id, published.assetId)
-      // the creator hosts its model with the provider: the provider signs receipts on its behalf
-      await approveOperator(owner, {
-        operator: devnet.accounts[1]?.address as Address,
-        assetId: published.assetId,
-      })
       listings.push({
         assetId: published.assetId.toString(),
         id: def.id,
@@ -186,7 +167,7 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
     }
     mark('published')
 
-    const payer = devnet.client(8)
+    const payer = devnet.client(9)
     const index = createDiscoveryIndex({ client: payer })
     await index.start()
     index.stop()
