@@ -5,7 +5,7 @@ type AnyActorSystem = ActorSystem<any>
 
 import type { FlowNode, SeqNode } from './nodes.js'
 import type { RunRuntime } from './runtime.js'
-import { guardScope, selectorOf } from './runtime.js'
+import { guardScope, selectorOf, stepFailure } from './runtime.js'
 import type { Env } from './selection.js'
 import type { Workflow } from './workflow.js'
 
@@ -35,26 +35,21 @@ function runtimeOf(system: AnyActorSystem): RunRuntime {
   return rt
 }
 
-/** Runs one task step of a workflow machine. Input: the step key and its mapped input. */
-export const workflowTaskActor = fromPromise<unknown, { readonly key: string; readonly value: unknown }>(
-  ({ input, system, signal }) => {
-    const rt = runtimeOf(system)
-    return rt.runTask(
-      rt.nodes.get(input.key) as Extract<FlowNode, { kind: 'task' }>,
-      input.value,
-      input.key,
-      0,
-      signal,
-    )
-  },
-)
+/**
+ * Runs one task step of a workflow machine. Its input is the step's mapped input; the step is the invoke id (the
+ * actor's own id), so nothing else travels in the snapshot.
+ */
+export const workflowTaskActor = fromPromise<unknown, unknown>(({ input, system, self, signal }) => {
+  const rt = runtimeOf(system)
+  return rt.runTask(rt.nodes.get(self.id) as Extract<FlowNode, { kind: 'task' }>, input, self.id, 0, signal)
+})
 
-/** Runs one map step of a workflow machine over its items. */
+/** Runs one map step of a workflow machine over its items (the step is the invoke id). */
 export const workflowMapActor = fromPromise<
   unknown[],
-  { readonly key: string; readonly input: unknown; readonly outputs: Readonly<Record<string, unknown>> }
->(({ input, system, signal }) =>
-  runtimeOf(system).runMapActor(input.key, { input: input.input, outputs: input.outputs }, signal),
+  { readonly input: unknown; readonly outputs: Readonly<Record<string, unknown>> }
+>(({ input, system, self, signal }) =>
+  runtimeOf(system).runMapActor(self.id, { input: input.input, outputs: input.outputs }, signal),
 )
 
 type Ctx = WorkflowMachineContext
@@ -66,7 +61,7 @@ function fail(key: string) {
   return [
     ({ event, system }: { event: { error?: unknown }; system: AnyActorSystem }) => {
       const rt = runtimes.get(system)
-      if (rt && rt.error === undefined) rt.error = event.error
+      if (rt && rt.error === undefined) rt.error = stepFailure(key, event.error)
     },
     assign<Ctx, { type: string }, undefined, { type: string }, never>(({ event }) => {
       const e = (event as { error?: unknown }).error
@@ -97,7 +92,7 @@ function compileNode(node: FlowNode, next: string, after: readonly unknown[]): C
         invoke: {
           id: key,
           src: 'task',
-          input: ({ context }: { context: Ctx }) => ({ key, value: sel(context as Env) }),
+          input: ({ context }: { context: Ctx }) => sel(context as Env),
           onDone: { target: next, actions: [setOutput(key, (_c, e) => e.output), ...after] },
           onError: { target: FAILED, actions: fail(key) },
         },
@@ -109,7 +104,7 @@ function compileNode(node: FlowNode, next: string, after: readonly unknown[]): C
         invoke: {
           id: key,
           src: 'map',
-          input: ({ context }: { context: Ctx }) => ({ key, input: context.input, outputs: context.outputs }),
+          input: ({ context }: { context: Ctx }) => ({ input: context.input, outputs: context.outputs }),
           onDone: { target: next, actions: [setOutput(key, (_c, e) => e.output), ...after] },
           onError: { target: FAILED, actions: fail(key) },
         },

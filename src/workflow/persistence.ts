@@ -59,12 +59,11 @@ type Persisted = {
   [k: string]: unknown
 }
 
-function mapActorInput(input: unknown, f: (v: unknown) => unknown): unknown {
-  if (typeof input !== 'object' || input === null) return input
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(input))
-    out[k] = k === 'key' ? v : k === 'outputs' ? mapValues(v, f) : f(v)
-  return out
+// A map actor's input is { input, outputs }; a task actor's input is the step's mapped input itself.
+function mapActorInput(src: unknown, input: unknown, f: (v: unknown) => unknown): unknown {
+  if (src !== 'map') return f(input)
+  const m = input as { input: unknown; outputs: unknown }
+  return { input: f(m.input), outputs: mapValues(m.outputs, f) }
 }
 
 function mapMachine(snapshot: unknown, f: (v: unknown) => unknown): unknown {
@@ -72,7 +71,7 @@ function mapMachine(snapshot: unknown, f: (v: unknown) => unknown): unknown {
   const children: Record<string, unknown> = {}
   for (const [id, c] of Object.entries(s.children ?? {}))
     children[id] = c.snapshot
-      ? { ...c, snapshot: { ...c.snapshot, input: mapActorInput(c.snapshot.input, f) } }
+      ? { ...c, snapshot: { ...c.snapshot, input: mapActorInput(c.src, c.snapshot.input, f) } }
       : c
   return {
     ...s,
