@@ -5,7 +5,7 @@
 // transactions are counted by block number around the paid runs (lane opening excluded). Medians of
 // several alternating runs. Writes bench/results/calls.json.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -21,8 +21,8 @@ import { defineModel, type ModelDefinition } from '../src/models/defineModel.js'
 import { type ServeModelsReturnType, serveModels } from '../src/models/serveModels.js'
 import type { ResolvedModel } from '../src/workflow/types.js'
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 5)
-const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 3_000)
+const RUNS = Number(process.env.BENCH_RUNS ?? 7)
+const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 2_000)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
 const CATALOG_CALLS = Number(process.env.BENCH_CATALOG_CALLS ?? 10)
 const PRICE = 10n
@@ -159,12 +159,12 @@ async function main() {
     const paidRuns: RunResult[] = []
     const freeRuns: RunResult[] = []
     for (let r = 0; r < RUNS; r++) {
-      paidRuns.push(await load(paidModel, paidWallet, RUN_MS))
-      freeRuns.push(await load(freeModel, freeWallet, RUN_MS))
+      paidRuns.push(await load(paidModel, paidWallet, RUN_MS, child.pid))
+      freeRuns.push(await load(freeModel, freeWallet, RUN_MS, child.pid))
       const last = paidRuns[paidRuns.length - 1] as RunResult
       const lastFree = freeRuns[freeRuns.length - 1] as RunResult
       console.log(
-        `run ${r + 1}/${RUNS}: paid ${last.perSec.toFixed(0)}/s p50 ${last.p50.toFixed(2)} ms p99 ${last.p99.toFixed(2)} ms | unpaid ${lastFree.perSec.toFixed(0)}/s p50 ${lastFree.p50.toFixed(2)} ms p99 ${lastFree.p99.toFixed(2)} ms`,
+        `run ${r + 1}/${RUNS}: paid ${last.perSec.toFixed(0)}/s p50 ${last.p50.toFixed(2)} ms p99 ${last.p99.toFixed(2)} ms cpu ${last.clientCpuUs.toFixed(0)}+${last.serverCpuUs.toFixed(0)} µs/call | unpaid ${lastFree.perSec.toFixed(0)}/s p50 ${lastFree.p50.toFixed(2)} ms p99 ${lastFree.p99.toFixed(2)} ms cpu ${lastFree.clientCpuUs.toFixed(0)}+${lastFree.serverCpuUs.toFixed(0)} µs/call`,
       )
     }
     const block1 = await devnet.client(0).publicClient.getBlockNumber()
@@ -225,6 +225,29 @@ async function main() {
       paidP99Ms: round(med(paidRuns.map((r) => r.p99))),
       unpaidP50Ms: round(med(freeRuns.map((r) => r.p50))),
       unpaidP99Ms: round(med(freeRuns.map((r) => r.p99))),
+      // CPU per call (load generator + provider) is far less sensitive to other work on the machine than
+      // calls per second; the capacity is what the busier of the two processes allows on a free core each
+      paidCpuUsPerCall: {
+        client: round(med(paidRuns.map((r) => r.clientCpuUs))),
+        provider: round(med(paidRuns.map((r) => r.serverCpuUs))),
+      },
+      unpaidCpuUsPerCall: {
+        client: round(med(freeRuns.map((r) => r.clientCpuUs))),
+        provider: round(med(freeRuns.map((r) => r.serverCpuUs))),
+      },
+      paymentCpuCostPct: round(
+        (med(paidRuns.map((r) => r.clientCpuUs + r.serverCpuUs)) /
+          med(freeRuns.map((r) => r.clientCpuUs + r.serverCpuUs)) -
+          1) *
+          100,
+      ),
+      paidCallsPerSecOnTwoFreeCores: round(
+        1e6 / Math.max(med(paidRuns.map((r) => r.clientCpuUs)), med(paidRuns.map((r) => r.serverCpuUs))),
+      ),
+      unpaidCallsPerSecOnTwoFreeCores: round(
+        1e6 / Math.max(med(freeRuns.map((r) => r.clientCpuUs)), med(freeRuns.map((r) => r.serverCpuUs))),
+      ),
+      loadAvgAtEnd: os.loadavg().map(round),
       paidCalls,
       onchainTxPerCall: Number(block1 - block0) / paidCalls,
       onchainTxDuringPaidRuns: Number(block1 - block0),
@@ -240,6 +263,9 @@ async function main() {
     })
     console.log(
       `payment costs ${result.paymentCostPct}% of unpaid throughput (target ≤ 25%); ${paidCallsPerSec} paid calls/s (target ≥ 1500); ${result.onchainTxPerCall} on-chain tx per call (${result.onchainTxDuringPaidRuns} tx over ${paidCalls} calls)`,
+    )
+    console.log(
+      `CPU per call (client + provider): paid ${result.paidCpuUsPerCall.client} + ${result.paidCpuUsPerCall.provider} µs, unpaid ${result.unpaidCpuUsPerCall.client} + ${result.unpaidCpuUsPerCall.provider} µs (payment +${result.paymentCpuCostPct}% CPU); on two free cores: ${result.paidCallsPerSecOnTwoFreeCores} paid / ${result.unpaidCallsPerSecOnTwoFreeCores} unpaid calls/s`,
     )
     console.table(
       Object.fromEntries(
@@ -259,10 +285,31 @@ async function main() {
   }
 }
 
-type RunResult = { calls: number; perSec: number; p50: number; p99: number; errors: number }
+type RunResult = {
+  calls: number
+  perSec: number
+  p50: number
+  p99: number
+  errors: number
+  clientCpuUs: number
+  serverCpuUs: number
+}
+
+/** CPU time (µs) a process has used, from /proc (Linux); NaN elsewhere. */
+function cpuOf(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100
+  } catch {
+    return Number.NaN
+  }
+}
 
 /** Keeps CONCURRENCY calls in flight for `ms` and measures each. */
-async function load(model: ResolvedModel, wallet: Wallet, ms: number): Promise<RunResult> {
+async function load(model: ResolvedModel, wallet: Wallet, ms: number, pid?: number): Promise<RunResult> {
+  const cpu0 = process.cpuUsage()
+  const server0 = cpuOf(pid)
   const lat: number[] = []
   let errors = 0
   const start = performance.now()
@@ -282,8 +329,12 @@ async function load(model: ResolvedModel, wallet: Wallet, ms: number): Promise<R
   }
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
   const elapsed = performance.now() - start
+  const cpu = process.cpuUsage(cpu0)
+  const server = cpuOf(pid) - server0
   lat.sort((x, y) => x - y)
   return {
+    clientCpuUs: (cpu.user + cpu.system) / Math.max(1, lat.length),
+    serverCpuUs: server / Math.max(1, lat.length),
     calls: lat.length,
     perSec: (lat.length / elapsed) * 1000,
     p50: pct(lat, 0.5),
@@ -306,5 +357,7 @@ function summary(r: RunResult) {
     p50Ms: round(r.p50),
     p99Ms: round(r.p99),
     errors: r.errors,
+    clientCpuUs: round(r.clientCpuUs),
+    providerCpuUs: round(r.serverCpuUs),
   }
 }
