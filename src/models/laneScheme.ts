@@ -134,12 +134,26 @@ export type PaymentErrorCode =
   | 'voucher_stale'
   | 'model_not_listed'
 
-/** base64 of a value's JSON. */
+/**
+ * base64 of a value's JSON: how x402 headers carry their objects.
+ *
+ * @example
+ * ```ts
+ * res.setHeader('payment-required', encodeHeader(requirements))
+ * ```
+ */
 export function encodeHeader(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64')
 }
 
-/** Reads a base64 JSON header; undefined when it is not. */
+/**
+ * Reads a base64 JSON header; undefined when it is not one.
+ *
+ * @example
+ * ```ts
+ * const receipt = decodeHeader(res.headers.get('payment-response') ?? '') as LanePaymentResponse | undefined
+ * ```
+ */
 export function decodeHeader(value: string): unknown {
   try {
     return JSON.parse(Buffer.from(value, 'base64').toString('utf8'))
@@ -148,7 +162,14 @@ export function decodeHeader(value: string): unknown {
   }
 }
 
-/** keccak256 of a JSON value's canonical form: the input and output hashes of receipts. */
+/**
+ * keccak256 of a JSON value's canonical form: the input and output hashes of receipts.
+ *
+ * @example
+ * ```ts
+ * hashJson({ text: 'hi' }) === receipt.inputHash
+ * ```
+ */
 export function hashJson(value: unknown): Hex {
   return keccak256Hex(Buffer.from(canonicalJson(value), 'utf8'))
 }
