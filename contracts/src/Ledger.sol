@@ -67,9 +67,11 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     mapping(address token => bool) public tokenAllowed;
     mapping(address token => bool) public tokenListed;
     mapping(address token => mapping(address payer => uint256)) public escrowOf;
-    mapping(bytes32 laneId => uint256) internal _lanes;
-    /// @dev two credits per slot (asset ids 2k and 2k+1), each stored as amount + 1 once seeded
-    mapping(address token => mapping(uint256 pair => uint256)) internal _credits;
+    /// @dev Lane state lives at storage slot `laneId` itself and credits at `creditBase(token) + (assetId >> 1)`:
+    /// both are keccak-derived like mapping slots (a collision needs a keccak collision), and settlement
+    /// saves one keccak per lane and per credit. Two credits per slot (asset ids 2k and 2k+1), each
+    /// stored as amount + 1 once seeded.
+    bytes32 internal constant CREDITS_SEED = keccak256("tributary.ledger.credits");
     mapping(address token => mapping(address payee => uint256)) public balanceOf;
     /// @notice Receipt roots already settled, per payer: keyed by payer so no one can burn another
     /// payer's root by settling an empty run under it first.
@@ -212,7 +214,7 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     ) internal returns (bytes32 laneId) {
         uint64 seq = ++laneCount;
         laneId = _laneId(msg.sender, token, uint64(modelId), termsVersion, lineageHash, seq);
-        _lanes[laneId] = _packLane(cap, 0, expiresAt, false);
+        _storeLane(laneId, _packLane(cap, 0, expiresAt, false));
         emit LaneOpened(laneId, msg.sender, modelId, token, termsVersion, lineageHash, seq, cap, expiresAt);
     }
 
@@ -235,7 +237,7 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
             s.cap = uint96(cap);
         }
         if (newExpiresAt > s.expiresAt) s.expiresAt = newExpiresAt;
-        _lanes[laneId] = _packLane(s.cap, s.claimed, s.expiresAt, false);
+        _storeLane(laneId, _packLane(s.cap, s.claimed, s.expiresAt, false));
         emit LaneToppedUp(laneId, s.cap, s.expiresAt);
     }
 
@@ -248,7 +250,7 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         uint256 reclaimableAt = uint256(s.expiresAt) + reclaimDelay;
         if (block.timestamp < reclaimableAt) revert LaneNotReclaimable(laneId, reclaimableAt);
         refund = s.cap - s.claimed;
-        _lanes[laneId] = _packLane(s.claimed, s.claimed, s.expiresAt, true);
+        _storeLane(laneId, _packLane(s.claimed, s.claimed, s.expiresAt, true));
         escrowOf[key.token][key.payer] += refund;
         emit LaneReclaimed(laneId, key.payer, refund);
     }
@@ -260,7 +262,7 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
 
     /// @notice The state of a lane (all zero when it does not exist).
     function laneState(bytes32 laneId) external view returns (LaneState memory) {
-        uint256 w = _lanes[laneId];
+        uint256 w = _laneWord(laneId);
         return LaneState(uint96(w), uint96(w >> 96), uint40(w >> 192), w & CLOSED != 0);
     }
 
@@ -339,7 +341,8 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
 
     /// @notice What `assetId` has been credited in `token` and not yet distributed.
     function creditOf(address token, uint256 assetId) public view returns (uint256) {
-        uint256 half = (_credits[token][assetId >> 1] >> ((assetId & 1) * 128)) & MASK_128;
+        (, uint256 w) = _creditWord(token, assetId);
+        uint256 half = (w >> ((assetId & 1) * 128)) & MASK_128;
         return half == 0 ? 0 : half - 1;
     }
 
@@ -407,16 +410,15 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     {
         attribution = new bytes((lanes.length / 33 + 1) * 20);
         uint256 delay = reclaimDelay;
+        uint256 firstCreditSlot = _creditBase(token);
         assembly ("memory-safe") {
             // ctx (scratch beyond the free memory pointer), one word each:
-            // 0x00 lanes offset | 0x20 lanes length | 0x40 reclaim delay | 0x60 credit mapping base for token
-            // 0x80 _lanes slot | 0xa0 attribution cursor | 0xc0 total | 0xe0 count | 0x100 failure pointer
+            // 0x00 lanes offset | 0x20 lanes length | 0x40 reclaim delay | 0x60 first credit slot of token
+            // 0xa0 attribution cursor | 0xc0 total | 0xe0 count | 0x100 failure pointer
             // 0x120: lane id preimage, payer (20) | token (20) | modelId, termsVersion, seq (20) | lineageHash (32)
             // 0x180: the lane's packed lineage, copied to be hashed
             function credit(base, id, amount) {
-                mstore(0, shr(1, id))
-                mstore(32, base)
-                let slot := keccak256(0, 64)
+                let slot := add(base, shr(1, id))
                 let w := sload(slot)
                 let sh := mul(and(id, 1), 128)
                 let half := and(shr(sh, w), 0xffffffffffffffffffffffffffffffff)
@@ -463,10 +465,8 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
                 mstore(add(pre, 40), and(head, not(0xffffffffffffffffffffffff)))
                 mstore(add(pre, 60), keccak256(add(ctx, 0x180), sub(end, anc)))
                 let laneId := keccak256(pre, 92)
-                mstore(0, laneId)
-                mstore(32, mload(add(ctx, 0x80)))
-                let slot := keccak256(0, 64)
-                let w := sload(slot)
+                // the lane's state lives at slot `laneId`
+                let w := sload(laneId)
                 let cumulative := shr(160, tail)
                 if iszero(w) {
                     fail(ctx, 2, laneId, 0, 0)
@@ -489,7 +489,7 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
                     fail(ctx, 6, laneId, cumulative, claimed)
                     leave
                 }
-                sstore(slot, or(and(w, not(shl(96, 0xffffffffffffffffffffffff))), shl(96, cumulative)))
+                sstore(laneId, or(and(w, not(shl(96, 0xffffffffffffffffffffffff))), shl(96, cumulative)))
                 let delta := sub(cumulative, claimed)
                 mstore(add(ctx, 0xc0), add(mload(add(ctx, 0xc0)), delta))
                 mstore(add(ctx, 0xe0), add(mload(add(ctx, 0xe0)), 1))
@@ -516,10 +516,7 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
             mstore(ctx, lanes.offset)
             mstore(add(ctx, 0x20), lanes.length)
             mstore(add(ctx, 0x40), delay)
-            mstore(0, token)
-            mstore(32, _credits.slot)
-            mstore(add(ctx, 0x60), keccak256(0, 64))
-            mstore(add(ctx, 0x80), _lanes.slot)
+            mstore(add(ctx, 0x60), firstCreditSlot)
             mstore(add(ctx, 0xa0), add(attribution, 32))
             mstore(add(ctx, 0xc0), 0)
             mstore(add(ctx, 0xe0), 0)
@@ -620,28 +617,27 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
 
     function _credit(address token, uint256 assetId, uint256 amount) internal {
         uint256 shift = (assetId & 1) * 128;
-        mapping(uint256 => uint256) storage slots = _credits[token];
-        uint256 w = slots[assetId >> 1];
+        (uint256 slot, uint256 w) = _creditWord(token, assetId);
         uint256 half = (w >> shift) & MASK_128;
         // a never-seeded half starts at the +1 offset
         uint256 next = (half == 0 ? 1 : half) + amount;
         // never let a half spill into its neighbour's
         if (next > MASK_128) revert AmountTooLarge(next);
-        slots[assetId >> 1] = (w & ~(MASK_128 << shift)) | (next << shift);
+        _storeWord(slot, (w & ~(MASK_128 << shift)) | (next << shift));
     }
 
     function _seed(address token, uint256 assetId) internal {
         uint256 shift = (assetId & 1) * 128;
-        uint256 w = _credits[token][assetId >> 1];
-        if ((w >> shift) & MASK_128 == 0) _credits[token][assetId >> 1] = w | (uint256(1) << shift);
+        (uint256 slot, uint256 w) = _creditWord(token, assetId);
+        if ((w >> shift) & MASK_128 == 0) _storeWord(slot, w | (uint256(1) << shift));
     }
 
     function _distribute(uint256 assetId, address token) internal returns (uint256 amount) {
         amount = creditOf(token, assetId);
         if (amount == 0) return 0;
         uint256 shift = (assetId & 1) * 128;
-        uint256 w = _credits[token][assetId >> 1];
-        _credits[token][assetId >> 1] = (w & ~(MASK_128 << shift)) | (uint256(1) << shift);
+        (uint256 slot, uint256 w) = _creditWord(token, assetId);
+        _storeWord(slot, (w & ~(MASK_128 << shift)) | (uint256(1) << shift));
         (address[] memory payees, uint16[] memory shares) = registry.payeesOf(assetId);
         uint256 rest = amount;
         for (uint256 i = 1; i < payees.length; ++i) {
@@ -671,9 +667,39 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     }
 
     function _loadLane(bytes32 laneId) internal view returns (LaneState memory s) {
-        uint256 w = _lanes[laneId];
+        uint256 w = _laneWord(laneId);
         if (w == 0) revert UnknownLane(laneId);
         s = LaneState(uint96(w), uint96(w >> 96), uint40(w >> 192), w & CLOSED != 0);
+    }
+
+    function _laneWord(bytes32 laneId) internal view returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := sload(laneId)
+        }
+    }
+
+    function _storeLane(bytes32 laneId, uint256 w) internal {
+        assembly ("memory-safe") {
+            sstore(laneId, w)
+        }
+    }
+
+    /// @dev The first credit slot of `token`; asset pair k is at `creditBase(token) + k`.
+    function _creditBase(address token) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode(token, CREDITS_SEED)));
+    }
+
+    function _creditWord(address token, uint256 assetId) internal view returns (uint256 slot, uint256 w) {
+        slot = _creditBase(token) + (assetId >> 1);
+        assembly ("memory-safe") {
+            w := sload(slot)
+        }
+    }
+
+    function _storeWord(uint256 slot, uint256 w) internal {
+        assembly ("memory-safe") {
+            sstore(slot, w)
+        }
     }
 
     function _packLane(uint96 cap, uint96 claimed, uint40 expiresAt, bool closed) internal pure returns (uint256) {

@@ -7,10 +7,10 @@ import {Ledger} from "../src/Ledger.sol";
 /// @notice Credits are packed two per slot (uint128 halves): a credit that would pass 2^128 must revert,
 /// never spill into the neighbouring asset's half.
 contract CreditOverflowTest is Fixture {
-    /// @dev `_credits` sits at storage slot 8 (forge inspect Ledger storageLayout)
+    /// @dev credits of a token start at keccak(token, CREDITS_SEED); asset pair k is k slots further
     function _creditSlot(uint256 assetId) internal view returns (bytes32) {
-        bytes32 inner = keccak256(abi.encode(address(token), uint256(8)));
-        return keccak256(abi.encode(assetId >> 1, inner));
+        uint256 base = uint256(keccak256(abi.encode(address(token), keccak256("tributary.ledger.credits"))));
+        return bytes32(base + (assetId >> 1));
     }
 
     function test_settlementThatWouldOverflowAHalfReverts() public {
