@@ -108,6 +108,7 @@ if (process.argv[2] === '--provider') {
 
 // ---------------------------------------------------------------------------------------- generator
 async function main() {
+  const loadAvgAtStart = os.loadavg().map(round)
   const devnet = await startDevnet({ accounts: 4 })
   let child: ChildProcess | undefined
   try {
@@ -210,7 +211,7 @@ async function main() {
         memGiB: round(os.totalmem() / 2 ** 30),
         node: process.version,
         platform: `${os.platform()} ${os.arch()}`,
-        loadAvgAtStart: os.loadavg().map(round),
+        loadAvgAtStart,
         note: 'provider in a child process, load generator in this one; shared with other workloads',
       },
       runs: RUNS,
