@@ -79,19 +79,31 @@ export async function callPaidModel(
   }
   flight.reserved += model.pricePerCall
   try {
-    const result = await retrying(
-      stepId,
-      (_n, s) => deps.caller.call(model, input, { runId, idempotencyKey: key, stepId, item, signal: s }),
-      {
-        policy: parameters.retry ?? defaultModelRetry,
-        timeoutMs: parameters.timeoutMs,
-        clock: deps.clock ?? systemClock,
-        signal,
-        random: deps.random ?? Math.random,
-        onRetry: deps.onRetry && ((n, delay, error) => deps.onRetry?.(stepId, item, n, delay, error)),
-        onAttempt: deps.onAttempt && ((n) => deps.onAttempt?.(stepId, item, n)),
-      },
-    )
+    const retry = (firstFailure?: { error: unknown }) =>
+      retrying(
+        stepId,
+        (_n, s) => deps.caller.call(model, input, { runId, idempotencyKey: key, stepId, item, signal: s }),
+        {
+          policy: parameters.retry ?? defaultModelRetry,
+          timeoutMs: parameters.timeoutMs,
+          clock: deps.clock ?? systemClock,
+          signal,
+          random: deps.random ?? Math.random,
+          firstFailure,
+          onRetry: deps.onRetry && ((n, delay, error) => deps.onRetry?.(stepId, item, n, delay, error)),
+          onAttempt: deps.onAttempt && ((n) => deps.onAttempt?.(stepId, item, n)),
+        },
+      )
+    let result: Awaited<ReturnType<PaidCaller['call']>>
+    if (signal.aborted) throw signal.reason
+    if (parameters.timeoutMs === undefined && !deps.onAttempt) {
+      // Fast path: the first attempt goes straight to the caller; the retry loop only starts if it fails.
+      try {
+        result = await deps.caller.call(model, input, { runId, idempotencyKey: key, stepId, item, signal })
+      } catch (error) {
+        result = await retry({ error })
+      }
+    } else result = await retry()
     // A restore may have recorded this key while the call was in flight elsewhere: keep the first record.
     const existing = ledger.get(key)
     if (existing) return { output: ledger.output(key)?.value ?? result.output, entry: existing, reused: true }

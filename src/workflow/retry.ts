@@ -107,17 +107,17 @@ export async function retrying<T>(
     readonly clock: Clock
     readonly signal: AbortSignal
     readonly random: () => number
+    /** The first attempt was already made (by a caller's fast path) and failed with this error. */
+    readonly firstFailure?: { readonly error: unknown } | undefined
   } & RetryHooks,
 ): Promise<T> {
   const { policy, timeoutMs, clock, signal } = options
-  for (let n = 1; ; n++) {
-    if (signal.aborted) throw signal.reason
-    options.onAttempt?.(n)
-    try {
-      return timeoutMs === undefined
-        ? await attempt(n, signal)
-        : await withTimeout(async (s) => attempt(n, s), stepId, timeoutMs, clock, signal)
-    } catch (error) {
+  let n = 1
+  let failure = options.firstFailure
+  for (;;) {
+    if (failure) {
+      const { error } = failure
+      failure = undefined
       if (signal.aborted) throw signal.reason
       if (fatal(error) || n >= policy.maxAttempts || (policy.retryOn && !policy.retryOn(error)))
         throw new StepFailedError(stepId, n, error)
@@ -127,6 +127,16 @@ export async function retrying<T>(
           : backoffDelay(policy, n, options.random)
       options.onRetry?.(n, delay, error)
       await sleep(clock, delay, signal)
+      n++
+    }
+    if (signal.aborted) throw signal.reason
+    options.onAttempt?.(n)
+    try {
+      return timeoutMs === undefined
+        ? await attempt(n, signal)
+        : await withTimeout(async (s) => attempt(n, s), stepId, timeoutMs, clock, signal)
+    } catch (error) {
+      failure = { error }
     }
   }
 }
