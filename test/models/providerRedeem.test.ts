@@ -197,3 +197,47 @@ describe('a provider that redeems alone', () => {
     }
   })
 })
+
+describe('a lane near its expiry', () => {
+  test('is redeemed by the provider without being asked', async () => {
+    const model = shoutModel(provider.account.address, 700n)
+    const assetIds: Record<string, bigint> = {}
+    const server = await serveModels([model], {
+      client: provider,
+      assetIds: (id) => assetIds[id],
+      pollIntervalMs: 100,
+      redeem: { exposureThreshold: 10n ** 18n, beforeExpirySeconds: 3_600 },
+    })
+    try {
+      const assetId = await publish(
+        700n,
+        server.cardUrl(model.id),
+        model.cardHash(model.cardFor({ endpoint: server.endpoint(model.id) })),
+      )
+      assetIds[model.id] = assetId
+      const payer = devnet.client(4)
+      // lanes of this wallet live ten minutes: inside the provider's one-hour window from the start
+      const wallet = createWallet({ client: payer, lanes: { calls: 10, ttlSeconds: 600 } })
+      const resolved: ResolvedModel = {
+        assetId,
+        id: model.id,
+        version: model.version,
+        capabilities: model.card.capabilities,
+        inputSchema: model.card.input ?? {},
+        outputSchema: model.card.output ?? {},
+        pricePerCall: 700n,
+        token,
+        endpoint: server.endpoint(model.id),
+      }
+      await callModel(resolved, { text: 'x' }, { wallet })
+      await callModel(resolved, { text: 'y' }, { wallet })
+      const laneId = wallet.lanes()[0]?.lane.laneId as `0x${string}`
+      for (let i = 0; i < 300 && (await getLane(payer, { laneId })).claimed === 0n; i++)
+        await new Promise((r) => setTimeout(r, 50))
+      expect((await getLane(payer, { laneId })).claimed).toBe(1_400n)
+      expect(await credit(assetId)).toBe(1_400n)
+    } finally {
+      await server.stop({ redeem: false })
+    }
+  })
+})
