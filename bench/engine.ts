@@ -51,7 +51,7 @@ const QUICK = process.argv.includes('--quick')
 const REPS = QUICK ? 2 : 5
 const RUNS: Record<string, number> = QUICK
   ? { plain: 2000, xstate: 300, tributary: 300, tributaryPaid: 300, mastra: 200, langgraph: 40 }
-  : { plain: 20000, xstate: 1000, tributary: 1000, tributaryPaid: 1000, mastra: 500, langgraph: 80 }
+  : { plain: 20000, xstate: 1500, tributary: 1500, tributaryPaid: 1500, mastra: 600, langgraph: 100 }
 
 // ---------------------------------------------------------------- tributary, local steps
 const StateSchema = z.object({
@@ -177,7 +177,7 @@ async function tributaryEngines(): Promise<{ local: Engine; paid: Engine }> {
 const STEPS = { chain5: 5, fanout4: 6 } as const
 type Workload = keyof typeof STEPS
 
-const ROUNDS = QUICK ? 4 : 10
+const ROUNDS = QUICK ? 4 : 20
 
 /**
  * Measures every engine on one workload, interleaved: ROUNDS rounds, each running every engine for 1/ROUNDS of its
@@ -335,7 +335,7 @@ async function main() {
     versions: { xstate: '5.33.3', '@langchain/langgraph': '1.7.3', '@mastra/core': '1.71.0', zod: '4.6.7' },
     method:
       'µs/step = µs/run ÷ steps (chain5: 5, fanout4: 6); median over repetitions; ratios computed within each repetition. ' +
-      'Each repetition measures every engine in this one process, interleaved in rounds (every engine runs 1/10 of its runs per round, rotated order) so that all share the same machine load; runs are sequential (1 in flight) after a warm-up of 1/10. ' +
+      'Each repetition measures every engine in this one process, interleaved in rounds (every engine runs 1/20 of its runs per round, rotated order) so that all share the same machine load; runs are sequential (1 in flight) after a warm-up of 1/10. ' +
       'ledgerUsPerPaidStep = (paid − local tributary µs/run) ÷ steps, with a PaidCaller that does no crypto; top-level value is the larger of the two workloads. ' +
       'ledgerIsolatedUsPerEntry times the ledger alone (idempotency key, record, receipt root over 5 entries), no engine.',
     repetitions: REPS,
