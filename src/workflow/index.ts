@@ -21,6 +21,7 @@ export {
   type PaidCallActorOutput,
 } from './createPaidCallActor.js'
 export { createStaticDirectory, type StaticDirectory } from './createStaticDirectory.js'
+export { type DryRunParameters, type DryRunReturnType, dryRun } from './dryRun.js'
 export {
   BlobNotFoundError,
   BudgetExceededError,

@@ -41,6 +41,7 @@ it('exports the public surface of tributary/workflow, nothing more', async () =>
       "createStaticDirectory",
       "defaultFnRetry",
       "defaultModelRetry",
+      "dryRun",
       "fn",
       "formatModelRef",
       "formatPlan",

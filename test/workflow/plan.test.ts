@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { dryRun } from '../../src/workflow/dryRun.js'
 import {
   MissingAdapterError,
   MissingPathError,
@@ -242,6 +243,30 @@ describe('planner', () => {
       '        input: $.steps.up',
     ])
     expect(text).toContain('quote: at most 14 (budget 100)')
+    expect(a.stats.calls).toBe(0)
+  })
+
+  it('dryRun() parses the input, bounds maps by it, prints the plan and pays nothing', async () => {
+    const a = setup()
+    const wf = workflow({ id: 'dry2', input: z.object({ xs: z.array(z.string()) }) })
+      .map(
+        'each',
+        ($) => $.input.xs,
+        (b) => b.step(upper, ($) => ({ text: $.item })),
+      )
+      .build()
+    const printed: string[] = []
+    const { plan: p, text } = await dryRun(
+      wf,
+      { xs: ['a', 'b'] },
+      { directory: a.directory, print: (t) => printed.push(t) },
+    )
+    expect(p.quote.total).toBe(12n)
+    expect(printed).toEqual([text])
+    expect(text).toContain('each[]  [model] acme/upper@^1.2 → acme/upper@1.4.1 (asset 2) 6/call × ≤2 = ≤12')
+    await expect(dryRun(wf, { xs: 'nope' } as never, { print: false })).rejects.toThrow(
+      /does not match its schema/,
+    )
     expect(a.stats.calls).toBe(0)
   })
 })
