@@ -5,11 +5,13 @@ import type { LedgerEntry, SettleResult } from './types.js'
 /**
  * A run's receipt: every paid call, Merkle-rooted.
  *
- * Leaf i = keccak256(abi.encodePacked(uint256 index, bytes32 idempotencyKey, uint256 assetId, bytes32 laneId,
- * uint256 amount, uint256 cumulative, bytes32 inputHash, bytes32 outputHash, uint256 latencyMs,
- * uint256 providerSignature.length, bytes providerSignature, bytes modelVersion)) — nine 32-byte words, then the
- * signature behind its length, then the version's UTF-8 bytes, so the packing is unambiguous. A leaf preimage is
- * always longer than 64 bytes, so no leaf can pass for an inner node.
+ * Leaf = keccak256(abi.encodePacked(bytes32 idempotencyKey, uint256 assetId, bytes32 laneId, uint128 amount,
+ * uint128 cumulative, bytes32 inputHash, bytes32 outputHash, uint32 latencyMs, uint16 providerSignature.length,
+ * bytes providerSignature, bytes modelVersion)) — fixed-width fields, then the signature behind its length, then the
+ * version's UTF-8 bytes, so the packing is unambiguous. With a 65-byte signature and a version of up to 8 bytes the
+ * preimage fits two keccak blocks (it is hashed for every paid call). The idempotency key makes every leaf unique
+ * (the entry's index is its position in `entries`, not part of the leaf). A leaf preimage is always longer than 64
+ * bytes, so no leaf can pass for an inner node.
  *
  * The tree is built bottom-up over the leaves in ledger order; each inner node is keccak256 of its two children
  * sorted ascending (sorted pairs, as OpenZeppelin `MerkleProof.verify` expects); a node without a sibling moves up
@@ -27,13 +29,12 @@ export type Receipt = {
 
 const hex = (h: Hex) => Buffer.from(h.slice(2), 'hex')
 
-function writeWord(buf: Buffer, offset: number, n: bigint | number): void {
-  if (typeof n === 'number' && n <= Number.MAX_SAFE_INTEGER) {
-    buf.writeUIntBE(Math.max(0, Math.round(n)), offset + 26, 6)
-    return
-  }
-  let v = BigInt(n)
-  for (let i = offset + 31; i >= offset && v > 0n; i--) {
+const MAX_128 = 1n << 128n
+
+/** Big-endian unsigned integer of `width` bytes at `offset`. */
+function writeUint(buf: Buffer, offset: number, width: number, n: bigint): void {
+  let v = n
+  for (let i = offset + width - 1; i >= offset; i--) {
     buf[i] = Number(v & 0xffn)
     v >>= 8n
   }
@@ -54,19 +55,21 @@ function copy32(buf: Buffer, offset: number, h: Hex): void {
 export function receiptLeaf(e: LedgerEntry): Hex {
   const sig = hex(e.providerSignature)
   const version = Buffer.from(e.modelVersion, 'utf8')
-  const buf = Buffer.alloc(10 * 32 + sig.length + version.length)
-  writeWord(buf, 0, e.index)
-  copy32(buf, 32, e.idempotencyKey)
-  writeWord(buf, 64, e.assetId)
-  copy32(buf, 96, e.laneId)
-  writeWord(buf, 128, e.amount)
-  writeWord(buf, 160, e.cumulative)
-  copy32(buf, 192, e.inputHash)
-  copy32(buf, 224, e.outputHash)
-  writeWord(buf, 256, e.latencyMs)
-  writeWord(buf, 288, sig.length)
-  sig.copy(buf, 320)
-  version.copy(buf, 320 + sig.length)
+  if (e.amount >= MAX_128 || e.cumulative >= MAX_128)
+    throw new RangeError('receipt amounts must fit in 128 bits')
+  if (sig.length > 0xffff) throw new RangeError('provider signature longer than 65535 bytes')
+  const buf = Buffer.allocUnsafe(198 + sig.length + version.length)
+  copy32(buf, 0, e.idempotencyKey)
+  writeUint(buf, 32, 32, e.assetId)
+  copy32(buf, 64, e.laneId)
+  writeUint(buf, 96, 16, e.amount)
+  writeUint(buf, 112, 16, e.cumulative)
+  copy32(buf, 128, e.inputHash)
+  copy32(buf, 160, e.outputHash)
+  buf.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.round(e.latencyMs))), 192)
+  buf.writeUInt16BE(sig.length, 196)
+  sig.copy(buf, 198)
+  version.copy(buf, 198 + sig.length)
   return keccak256Hex(buf)
 }
 

@@ -73,21 +73,19 @@ describe('receipt Merkle tree', () => {
     const expected = keccak256(
       encodePacked(
         [
-          'uint256',
           'bytes32',
           'uint256',
           'bytes32',
-          'uint256',
-          'uint256',
+          'uint128',
+          'uint128',
           'bytes32',
           'bytes32',
-          'uint256',
-          'uint256',
+          'uint32',
+          'uint16',
           'bytes',
           'string',
         ],
         [
-          0n,
           e.idempotencyKey,
           1n,
           e.laneId,
@@ -95,14 +93,15 @@ describe('receipt Merkle tree', () => {
           10n,
           e.inputHash,
           e.outputHash,
-          3n,
-          65n,
+          3,
+          65,
           e.providerSignature,
           '1.0.0',
         ],
       ),
     )
     expect(receiptLeaf(e)).toBe(expected)
+    expect(() => receiptLeaf({ ...e, amount: 1n << 128n })).toThrow(RangeError)
   })
 
   it('root is sorted-pair keccak over leaves; every proof verifies and a forged one does not', () => {
