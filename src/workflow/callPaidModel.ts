@@ -79,21 +79,6 @@ export async function callPaidModel(
   }
   flight.reserved += model.pricePerCall
   try {
-    const retry = (firstFailure?: { error: unknown }) =>
-      retrying(
-        stepId,
-        (_n, s) => deps.caller.call(model, input, { runId, idempotencyKey: key, stepId, item, signal: s }),
-        {
-          policy: parameters.retry ?? defaultModelRetry,
-          timeoutMs: parameters.timeoutMs,
-          clock: deps.clock ?? systemClock,
-          signal,
-          random: deps.random ?? Math.random,
-          firstFailure,
-          onRetry: deps.onRetry && ((n, delay, error) => deps.onRetry?.(stepId, item, n, delay, error)),
-          onAttempt: deps.onAttempt && ((n) => deps.onAttempt?.(stepId, item, n)),
-        },
-      )
     let result: Awaited<ReturnType<PaidCaller['call']>>
     if (signal.aborted) throw signal.reason
     if (parameters.timeoutMs === undefined && !deps.onAttempt) {
@@ -101,9 +86,9 @@ export async function callPaidModel(
       try {
         result = await deps.caller.call(model, input, { runId, idempotencyKey: key, stepId, item, signal })
       } catch (error) {
-        result = await retry({ error })
+        result = await retryCall(deps, parameters, key, item, { error })
       }
-    } else result = await retry()
+    } else result = await retryCall(deps, parameters, key, item, undefined)
     // A restore may have recorded this key while the call was in flight elsewhere: keep the first record.
     const existing = ledger.get(key)
     if (existing) return { output: ledger.output(key)?.value ?? result.output, entry: existing, reused: true }
@@ -133,4 +118,29 @@ export async function callPaidModel(
   } finally {
     flight.reserved -= model.pricePerCall
   }
+}
+
+/** The retry loop of a paid call (off the fast path). */
+function retryCall(
+  deps: PaidCallDependencies,
+  parameters: CallPaidModelParameters,
+  key: Hex,
+  item: number,
+  firstFailure: { error: unknown } | undefined,
+): Promise<Awaited<ReturnType<PaidCaller['call']>>> {
+  const { model, input, runId, stepId, signal } = parameters
+  return retrying(
+    stepId,
+    (_n, s) => deps.caller.call(model, input, { runId, idempotencyKey: key, stepId, item, signal: s }),
+    {
+      policy: parameters.retry ?? defaultModelRetry,
+      timeoutMs: parameters.timeoutMs,
+      clock: deps.clock ?? systemClock,
+      signal,
+      random: deps.random ?? Math.random,
+      firstFailure,
+      onRetry: deps.onRetry && ((n, delay, error) => deps.onRetry?.(stepId, item, n, delay, error)),
+      onAttempt: deps.onAttempt && ((n) => deps.onAttempt?.(stepId, item, n)),
+    },
+  )
 }

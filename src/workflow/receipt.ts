@@ -31,13 +31,14 @@ const hex = (h: Hex) => Buffer.from(h.slice(2), 'hex')
 
 const MAX_128 = 1n << 128n
 
-/** Big-endian unsigned integer of `width` bytes at `offset`. */
+/** Big-endian unsigned integer of `width` bytes at `offset` (the common small values avoid BigInt arithmetic). */
 function writeUint(buf: Buffer, offset: number, width: number, n: bigint): void {
-  let v = n
-  for (let i = offset + width - 1; i >= offset; i--) {
-    buf[i] = Number(v & 0xffn)
-    v >>= 8n
+  if (n >= 0n && n < 0x1000000000000n) {
+    buf.fill(0, offset, offset + width - 6)
+    buf.writeUIntBE(Number(n), offset + width - 6, 6)
+    return
   }
+  buf.write(n.toString(16).padStart(width * 2, '0'), offset, width, 'hex')
 }
 
 function copy32(buf: Buffer, offset: number, h: Hex): void {

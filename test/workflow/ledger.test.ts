@@ -101,6 +101,39 @@ describe('receipt Merkle tree', () => {
       ),
     )
     expect(receiptLeaf(e)).toBe(expected)
+    const big = { ...e, assetId: 2n ** 200n + 7n, amount: 2n ** 100n, cumulative: 2n ** 127n }
+    expect(receiptLeaf(big)).toBe(
+      keccak256(
+        encodePacked(
+          [
+            'bytes32',
+            'uint256',
+            'bytes32',
+            'uint128',
+            'uint128',
+            'bytes32',
+            'bytes32',
+            'uint32',
+            'uint16',
+            'bytes',
+            'string',
+          ],
+          [
+            e.idempotencyKey,
+            big.assetId,
+            e.laneId,
+            big.amount,
+            big.cumulative,
+            e.inputHash,
+            e.outputHash,
+            3,
+            65,
+            e.providerSignature,
+            '1.0.0',
+          ],
+        ),
+      ),
+    )
     expect(() => receiptLeaf({ ...e, amount: 1n << 128n })).toThrow(RangeError)
   })
 
