@@ -13,13 +13,16 @@ import type { LedgerEntry } from './types.js'
  * ```
  */
 export function idempotencyKey(runId: Hex, stepId: string, item: number): Hex {
-  const step = Buffer.from(stepId, 'utf8')
-  const buf = Buffer.allocUnsafe(36 + step.length)
-  buf.write(runId.slice(2), 0, 32, 'hex')
-  buf.writeUInt32BE(item >>> 0, 32)
-  step.copy(buf, 36)
-  return keccak256Hex(buf)
+  const need = 36 + Buffer.byteLength(stepId, 'utf8')
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2))
+  scratch.write(runId.slice(2), 0, 32, 'hex')
+  scratch.writeUInt32BE(item >>> 0, 32)
+  scratch.write(stepId, 36, 'utf8')
+  return keccak256Hex(scratch.subarray(0, need))
 }
+
+// Reused for every key (hashing copies it): no allocation per paid call.
+let scratch = Buffer.allocUnsafe(256)
 
 /** A ledger entry as the ledger records it, before it is given an index. */
 export type LedgerRecord = Omit<LedgerEntry, 'index'>

@@ -54,12 +54,14 @@ function copy32(buf: Buffer, offset: number, h: Hex): void {
  * ```
  */
 export function receiptLeaf(e: LedgerEntry): Hex {
-  const sig = hex(e.providerSignature)
-  const version = Buffer.from(e.modelVersion, 'utf8')
+  const sigLength = (e.providerSignature.length - 2) >>> 1
+  const versionLength = Buffer.byteLength(e.modelVersion, 'utf8')
   if (e.amount >= MAX_128 || e.cumulative >= MAX_128)
     throw new RangeError('receipt amounts must fit in 128 bits')
-  if (sig.length > 0xffff) throw new RangeError('provider signature longer than 65535 bytes')
-  const buf = Buffer.allocUnsafe(198 + sig.length + version.length)
+  if (sigLength > 0xffff) throw new RangeError('provider signature longer than 65535 bytes')
+  const need = 198 + sigLength + versionLength
+  if (leafScratch.length < need) leafScratch = Buffer.allocUnsafe(Math.max(need, leafScratch.length * 2))
+  const buf = leafScratch
   copy32(buf, 0, e.idempotencyKey)
   writeUint(buf, 32, 32, e.assetId)
   copy32(buf, 64, e.laneId)
@@ -68,11 +70,14 @@ export function receiptLeaf(e: LedgerEntry): Hex {
   copy32(buf, 128, e.inputHash)
   copy32(buf, 160, e.outputHash)
   buf.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.round(e.latencyMs))), 192)
-  buf.writeUInt16BE(sig.length, 196)
-  sig.copy(buf, 198)
-  version.copy(buf, 198 + sig.length)
-  return keccak256Hex(buf)
+  buf.writeUInt16BE(sigLength, 196)
+  buf.write(e.providerSignature.slice(2), 198, sigLength, 'hex')
+  buf.write(e.modelVersion, 198 + sigLength, versionLength, 'utf8')
+  return keccak256Hex(buf.subarray(0, need))
 }
+
+// Reused for every leaf (hashing copies it).
+let leafScratch = Buffer.allocUnsafe(512)
 
 const pair = Buffer.alloc(64)
 function hashPair(a: Uint8Array, b: Uint8Array): Uint8Array {
