@@ -13,7 +13,14 @@ export type SchemaIssue = {
 
 const cache = new WeakMap<z.ZodType, { input?: JSONSchema; output?: JSONSchema }>()
 
-/** JSON Schema of a zod schema (cached); unrepresentable parts become `{}` (anything). */
+/**
+ * JSON Schema of a zod schema (cached); unrepresentable parts become `{}` (anything).
+ *
+ * @example
+ * ```ts
+ * zodJsonSchema(z.object({ text: z.string() }), 'output') // { type: 'object', properties: …, additionalProperties: false }
+ * ```
+ */
 export function zodJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JSONSchema {
   let entry = cache.get(schema)
   if (!entry) {
@@ -121,6 +128,12 @@ const ptr = (path: string, seg: string | number) =>
  * type, const/enum, properties/required/additionalProperties, items/prefixItems, anyOf/oneOf, local $ref).
  * Type-level conflicts are errors; value constraints the source does not imply (pattern, bounds, format) are
  * warnings, since the runtime validates them before paying.
+ *
+ * @example
+ * ```ts
+ * checkSubschema({ type: 'integer' }, { type: 'number' }) // []
+ * checkSubschema({ type: 'string' }, { type: 'number' }) // [{ path: '', message: 'the source may be string, …', severity: 'error' }]
+ * ```
  */
 export function checkSubschema(
   source: JSONSchema,
@@ -249,7 +262,14 @@ export type PathLookup =
   | { readonly found: true; readonly schema: JSONSchema | undefined; readonly optional: boolean }
   | { readonly found: false; readonly at: string }
 
-/** Walks `path` into `schema`. `undefined` schema means "unknown": every path is accepted, unchecked. */
+/**
+ * Walks `path` into `schema`. `undefined` schema means "unknown": every path is accepted, unchecked.
+ *
+ * @example
+ * ```ts
+ * schemaAtPath(zodJsonSchema(z.object({ a: z.array(z.string()) }), 'output'), ['a', 0]) // { found: true, schema: { type: 'string' }, optional: false }
+ * ```
+ */
 export function schemaAtPath(schema: JSONSchema | undefined, path: readonly PathSegment[]): PathLookup {
   let cur: JSONSchema | undefined = schema
   let optional = false

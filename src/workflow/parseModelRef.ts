@@ -22,10 +22,24 @@ export function parseModelRef(ref: string | ModelRef): ModelRef {
   return { id, range }
 }
 
-/** Whether a reference is a capability query. */
+/**
+ * Whether a reference is a capability query.
+ *
+ * @example
+ * ```ts
+ * isCapabilityQuery({ capability: 'ocr' }) // true
+ * ```
+ */
 export const isCapabilityQuery = (ref: ModelRef): ref is CapabilityQuery => 'capability' in ref
 
-/** A readable form of a reference, for messages and plans. */
+/**
+ * A readable form of a reference, for messages and plans.
+ *
+ * @example
+ * ```ts
+ * formatModelRef({ capability: 'ocr', maxPricePerCall: 5n }) // '{capability=ocr, maxPricePerCall=5}'
+ * ```
+ */
 export function formatModelRef(ref: ModelRef): string {
   if (!isCapabilityQuery(ref)) return `${(ref as ModelIdRef).id}@${(ref as ModelIdRef).range}`
   const parts = [`capability=${ref.capability}`]

@@ -34,7 +34,14 @@ const fatal = (e: unknown) =>
   e instanceof BudgetExceededError ||
   e instanceof PolicyViolationError
 
-/** The backoff delay before attempt `attempt + 1`, jitter included. */
+/**
+ * The backoff delay before attempt `attempt + 1`, jitter included.
+ *
+ * @example
+ * ```ts
+ * backoffDelay({ ...defaultModelRetry, jitter: 0 }, 3, Math.random) // 2000 (500 × 2²)
+ * ```
+ */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number): number {
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.backoffFactor ** (attempt - 1))
   const j = Math.min(1, Math.max(0, policy.jitter))

@@ -27,7 +27,14 @@ export function parseVersion(text: string): SemVer | undefined {
   }
 }
 
-/** Orders two versions by semver precedence: negative, zero or positive. */
+/**
+ * Orders two versions by semver precedence: negative, zero or positive.
+ *
+ * @example
+ * ```ts
+ * compareVersions(parseVersion('1.0.0-rc.1')!, parseVersion('1.0.0')!) < 0 // true
+ * ```
+ */
 export function compareVersions(a: SemVer, b: SemVer): number {
   if (a.major !== b.major) return a.major - b.major
   if (a.minor !== b.minor) return a.minor - b.minor
