@@ -186,7 +186,7 @@ export async function callModel<T = unknown>(
           })
           signatures.set(voucher, signature)
         }
-        headers[PAYMENT_SIGNATURE_HEADER] = encodeHeader(paymentPayload(wallet, lane, voucher, signature))
+        headers[PAYMENT_SIGNATURE_HEADER] = encodePayment(wallet, lane, voucher, signature)
         sentVoucher = true
       }
       let res: HttpResponse
@@ -339,7 +339,7 @@ export async function callModel<T = unknown>(
 function paymentPayload(
   wallet: Wallet,
   lane: ClientLane,
-  cumulative: bigint,
+  cumulative: string,
   signature: Hex,
 ): LanePaymentPayload {
   const l = lane.lane
@@ -350,7 +350,7 @@ function paymentPayload(
     payload: {
       ledger: wallet.client.addresses.ledger,
       laneId: l.laneId,
-      cumulative: cumulative.toString(),
+      cumulative,
       signature,
       lane: {
         payer: l.payer,
@@ -362,6 +362,26 @@ function paymentPayload(
       },
     },
   }
+}
+
+const paymentTemplates = new WeakMap<ClientLane, { wallet: Wallet; parts: string[] }>()
+
+/**
+ * The `PAYMENT-SIGNATURE` header: base64 of exactly `JSON.stringify` of {@link paymentPayload}, from a
+ * per-lane template (network, ledger and lane key never change on a lane) filled with the voucher's
+ * amount and signature, which JSON writes as they are.
+ */
+function encodePayment(wallet: Wallet, lane: ClientLane, cumulative: bigint, signature: Hex): string {
+  let t = paymentTemplates.get(lane)
+  if (t?.wallet !== wallet) {
+    // JSON writes the NUL of each slot as \u0000, which addresses, hashes and numbers never contain
+    const json = JSON.stringify(paymentPayload(wallet, lane, '\u0000c\u0000', '\u0000s\u0000' as Hex))
+    t = { wallet, parts: json.split(/\\u0000[cs]\\u0000/) }
+    paymentTemplates.set(lane, t)
+  }
+  const p = t.parts
+  if (p.length !== 3) return encodeHeader(paymentPayload(wallet, lane, cumulative.toString(), signature))
+  return Buffer.from(`${p[0]}${cumulative}${p[1]}${signature}${p[2]}`, 'utf8').toString('base64')
 }
 
 /** The 402's requirements must name this wallet's chain and ledger and the model asked for, at an acceptable price. */

@@ -117,8 +117,18 @@ export function createWallet(p: CreateWalletParameters): Wallet {
   }
 }
 
+const DAY_MS = 86_400_000
+// the UTC day of the last rollDay, as [start, end) in ms: formatting a date on every call costs more
+// than the rest of the spend check
+const dayBounds = new WeakMap<WalletState, { start: number; end: number }>()
+
 function rollDay(state: WalletState) {
-  const day = new Date(state.now()).toISOString().slice(0, 10)
+  const now = state.now()
+  const b = dayBounds.get(state)
+  if (b && now >= b.start && now < b.end && state.spend.day !== '') return
+  const start = Math.floor(now / DAY_MS) * DAY_MS
+  dayBounds.set(state, { start, end: start + DAY_MS })
+  const day = new Date(now).toISOString().slice(0, 10)
   if (state.spend.day !== day) {
     state.spend.day = day
     state.spend.today = 0n

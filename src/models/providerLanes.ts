@@ -35,6 +35,8 @@ export type ProviderLane = {
   best: bigint
   /** When the lane was last read from the chain (ms). */
   refreshedAt: number
+  /** What this lane adds to the book's exposure (`best - claimed` when positive), kept with the total. */
+  exposure: bigint
 }
 
 export type LaneBookOptions = {
@@ -131,6 +133,16 @@ export function createLaneBook(o: LaneBookOptions) {
     }
   }
 
+  // the unredeemed total over every lane, kept as lanes change rather than summed on each charge
+  let exposureTotal = 0n
+  const reckon = (l: ProviderLane) => {
+    const e = l.best > l.claimed ? l.best - l.claimed : 0n
+    if (e !== l.exposure) {
+      exposureTotal += e - l.exposure
+      l.exposure = e
+    }
+  }
+
   const setClaimed = (l: ProviderLane, claimed: bigint) => {
     if (claimed <= l.claimed) return
     l.claimed = claimed
@@ -147,6 +159,7 @@ export function createLaneBook(o: LaneBookOptions) {
     // a voucher below what is charged can never pay again (a voucher must cover charged + price), so
     // only the used amounts at or above it need remembering: the set stays as small as the calls in flight
     for (const v of l.used) if (v < l.charged) l.used.delete(v)
+    reckon(l)
   }
 
   /** The price of one call under a terms version of an asset. */
@@ -231,6 +244,7 @@ export function createLaneBook(o: LaneBookOptions) {
           held: new Map(),
           best: state.claimed,
           refreshedAt: Date.now(),
+          exposure: 0n,
         }
         lanes.set(id, entry)
         return entry
@@ -262,11 +276,7 @@ export function createLaneBook(o: LaneBookOptions) {
     }
   }
 
-  const exposure = () => {
-    let total = 0n
-    for (const l of lanes.values()) if (l.best > l.claimed) total += l.best - l.claimed
-    return total
-  }
+  const exposure = () => exposureTotal
 
   /** Redeems every lane whose best voucher is above what was claimed, when `force` or the policy says so. */
   const maybeRedeem = (force = false): Promise<void> => {

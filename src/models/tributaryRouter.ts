@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import express, { type Request, type Response, type Router } from 'express'
-import { type Address, getAddress, type Hex, isAddressEqual } from 'viem'
+import { type Address, getAddress, type Hex } from 'viem'
 import type { TributaryClient } from '../chain/client.js'
 import { BaseError } from '../errors/base.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
@@ -181,6 +181,8 @@ export function tributaryRouter(
   const ledger = options.ledger ?? client?.addresses.ledger
   if (paid && (!ledger || !client?.addresses.registry))
     throw new ProviderConfigError('the client has no ledger or registry address')
+  const network = caip2(chainId)
+  const ledgerLower = ledger?.toLowerCase()
   const byId = new Map<string, ModelDefinition>()
   for (const m of models) {
     if (byId.has(m.id))
@@ -238,6 +240,8 @@ export function tributaryRouter(
   const buckets = new Map<string, { tokens: number; at: number }>()
 
   let chainError: unknown
+  // once ready resolved, paid calls skip awaiting it
+  let isReady = false
   const ready = (async () => {
     const warm = Object.entries(options.warmup ?? {}).map(async ([id, sample]) => {
       const m = byId.get(id)
@@ -259,6 +263,7 @@ export function tributaryRouter(
     }
     await Promise.all(warm)
     if (chainError) throw chainError
+    isReady = true
   })()
   ready.catch(() => undefined)
 
@@ -426,18 +431,20 @@ export function tributaryRouter(
       return
     }
 
-    try {
-      await ready
-    } catch {
-      return fail(res, 503, 'chain_unavailable', 'the provider cannot reach its chain; retry later')
-    }
+    if (!isReady)
+      try {
+        await ready
+      } catch {
+        return fail(res, 503, 'chain_unavailable', 'the provider cannot reach its chain; retry later')
+      }
     const bk = book as LaneBook
-    let assetId: bigint | undefined
-    try {
-      assetId = await assetIdOf(m.id)
-    } catch {
-      assetId = undefined
-    }
+    let assetId: bigint | undefined = assetIds.get(m.id)
+    if (assetId === undefined)
+      try {
+        assetId = await assetIdOf(m.id)
+      } catch {
+        assetId = undefined
+      }
     if (assetId === undefined)
       return fail(
         res,
@@ -446,7 +453,7 @@ export function tributaryRouter(
         `model "${m.id}" is not published on-chain yet, so it cannot be paid for; retry once it is listed`,
       )
     const h = health.get(m.id)
-    if (h) h.assetId = assetId.toString()
+    if (h && h.assetId === null) h.assetId = assetId.toString()
 
     const header = req.headers[PAYMENT_SIGNATURE_HEADER] ?? req.headers['x-payment']
     if (typeof header !== 'string' || header.length === 0) {
@@ -475,7 +482,8 @@ export function tributaryRouter(
         pay,
         'send base64 JSON { x402Version: 2, scheme: "tributary-lane", network, payload: { ledger, laneId, cumulative, signature, lane } }',
       )
-    if (pay.network !== caip2(chainId) || !isAddressEqual(pay.payload.ledger, ledger as Address))
+    // the ledger's format was checked by parsePayment: a case-insensitive compare is an address compare
+    if (pay.network !== network || pay.payload.ledger.toLowerCase() !== ledgerLower)
       return paymentRequired(
         req,
         res,
@@ -487,7 +495,8 @@ export function tributaryRouter(
       )
     let lane: ProviderLane | undefined
     try {
-      lane = await bk.load(pay.payload.laneId, pay.payload.lane)
+      const known = bk.load(pay.payload.laneId, pay.payload.lane)
+      lane = known instanceof Promise ? await known : known
     } catch (err) {
       onError(err)
       return fail(
@@ -703,6 +712,66 @@ export function tributaryRouter(
     }
   }
 
+  /**
+   * The `PAYMENT-RESPONSE` header: base64 of exactly `JSON.stringify` of the {@link LanePaymentResponse},
+   * from a per-lane template (network, payer, provider, lane, asset, model and version never change on a
+   * lane) filled with this call's fields, all hex or decimal, which JSON writes as they are.
+   */
+  const encodeResponse = (l: ProviderLane, m: ModelDefinition, r: CallReceipt, signature: Hex) => {
+    let t = responseTemplates.get(l)
+    if (t?.model !== m) {
+      const slot = (name: string) => `\u0000${name}\u0000`
+      const response: LanePaymentResponse = {
+        x402Version: X402_VERSION,
+        scheme: LANE_SCHEME,
+        success: true,
+        network,
+        payer: l.lane.payer,
+        provider: (client as TributaryClient).account.address,
+        receipt: {
+          laneId: r.laneId,
+          assetId: r.assetId.toString(),
+          model: r.model,
+          version: r.version,
+          inputHash: slot('i') as Hex,
+          outputHash: slot('o') as Hex,
+          amount: slot('a'),
+          cumulative: slot('c'),
+          voucher: slot('v'),
+        },
+        signature: slot('s') as Hex,
+      }
+      // JSON writes the NUL of each slot as \u0000, which ids, versions and addresses never contain
+      t = { model: m, parts: JSON.stringify(response).split(/\\u0000[ioacvs]\\u0000/) }
+      responseTemplates.set(l, t)
+    }
+    const p = t.parts
+    if (p.length !== 7) return encodeHeader(wireResponse(l, r, signature))
+    const text = `${p[0]}${r.inputHash}${p[1]}${r.outputHash}${p[2]}${r.amount}${p[3]}${r.cumulative}${p[4]}${r.voucher}${p[5]}${signature}${p[6]}`
+    return Buffer.from(text, 'utf8').toString('base64')
+  }
+  const wireResponse = (l: ProviderLane, r: CallReceipt, signature: Hex): LanePaymentResponse => ({
+    x402Version: X402_VERSION,
+    scheme: LANE_SCHEME,
+    success: true,
+    network,
+    payer: l.lane.payer,
+    provider: (client as TributaryClient).account.address,
+    receipt: {
+      laneId: r.laneId,
+      assetId: r.assetId.toString(),
+      model: r.model,
+      version: r.version,
+      inputHash: r.inputHash,
+      outputHash: r.outputHash,
+      amount: r.amount.toString(),
+      cumulative: r.cumulative.toString(),
+      voucher: r.voucher.toString(),
+    },
+    signature,
+  })
+  const responseTemplates = new WeakMap<ProviderLane, { model: ModelDefinition; parts: string[] }>()
+
   const run = async (
     res: Response,
     m: ModelDefinition,
@@ -771,27 +840,7 @@ export function tributaryRouter(
           ledger: ledger as Address,
           receipt,
         })
-        const response: LanePaymentResponse = {
-          x402Version: X402_VERSION,
-          scheme: LANE_SCHEME,
-          success: true,
-          network: caip2(chainId),
-          payer: l.lane.payer,
-          provider: c.account.address,
-          receipt: {
-            laneId: receipt.laneId,
-            assetId: receipt.assetId.toString(),
-            model: receipt.model,
-            version: receipt.version,
-            inputHash: receipt.inputHash,
-            outputHash: receipt.outputHash,
-            amount: receipt.amount.toString(),
-            cumulative: receipt.cumulative.toString(),
-            voucher: receipt.voucher.toString(),
-          },
-          signature,
-        }
-        headers[PAYMENT_RESPONSE_HEADER] = encodeHeader(response)
+        headers[PAYMENT_RESPONSE_HEADER] = encodeResponse(l, m, receipt, signature)
       } else {
         counters.free++
       }

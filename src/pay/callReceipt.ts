@@ -1,5 +1,6 @@
 import { type Address, encodeAbiParameters, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
 import { keccak256Bytes } from './keccak.js'
+import { bytes32, writeUint256 } from './voucher.js'
 
 /**
  * What a provider signs after a paid call: the model and version that ran, the hashes of the input it
@@ -58,6 +59,11 @@ const RECEIPT_TYPEHASH = hexToBytes(
 export type CallReceiptHasher = { digest(r: CallReceipt): Uint8Array; domainSeparator: Hex }
 
 const hashers = new Map<string, CallReceiptHasher>()
+let lastHit: { chainId: number; ledger: string; h: CallReceiptHasher | undefined } = {
+  chainId: -1,
+  ledger: '',
+  h: undefined,
+}
 const stringHashes = new Map<string, Uint8Array>()
 const hashString = (s: string) => {
   let h = stringHashes.get(s)
@@ -74,9 +80,13 @@ const hashString = (s: string) => {
  * {@link callReceiptTypes} and {@link callReceiptDomain}.
  */
 export function callReceiptHasher(chainId: number, ledger: Address): CallReceiptHasher {
+  if (chainId === lastHit.chainId && ledger === lastHit.ledger && lastHit.h) return lastHit.h
   const key = `${chainId}:${ledger.toLowerCase()}`
   let h = hashers.get(key)
-  if (h) return h
+  if (h) {
+    lastHit = { chainId, ledger, h }
+    return h
+  }
   const domainSeparator = keccak256(
     encodeAbiParameters(
       [
@@ -101,15 +111,34 @@ export function callReceiptHasher(chainId: number, ledger: Address): CallReceipt
   outer[0] = 0x19
   outer[1] = 0x01
   outer.set(hexToBytes(domainSeparator), 2)
+  const last: { laneId: string; assetId: bigint; model: string; version: string } = {
+    laneId: '',
+    assetId: -1n,
+    model: '',
+    version: '',
+  }
   h = {
     domainSeparator,
     digest(r) {
-      struct.set(hex32(r.laneId), 32)
-      writeUint256(struct, 64, r.assetId)
-      struct.set(hashString(r.model), 96)
-      struct.set(hashString(r.version), 128)
-      struct.set(hex32(r.inputHash), 160)
-      struct.set(hex32(r.outputHash), 192)
+      // the lane, asset, model and version repeat call after call: encode them when they change
+      if (r.laneId !== last.laneId) {
+        struct.set(bytes32(r.laneId), 32)
+        last.laneId = r.laneId
+      }
+      if (r.assetId !== last.assetId) {
+        writeUint256(struct, 64, r.assetId)
+        last.assetId = r.assetId
+      }
+      if (r.model !== last.model) {
+        struct.set(hashString(r.model), 96)
+        last.model = r.model
+      }
+      if (r.version !== last.version) {
+        struct.set(hashString(r.version), 128)
+        last.version = r.version
+      }
+      struct.set(bytes32(r.inputHash), 160)
+      struct.set(bytes32(r.outputHash), 192)
       writeUint256(struct, 224, r.amount)
       writeUint256(struct, 256, r.cumulative)
       writeUint256(struct, 288, r.voucher)
@@ -119,17 +148,4 @@ export function callReceiptHasher(chainId: number, ledger: Address): CallReceipt
   }
   hashers.set(key, h)
   return h
-}
-
-/** 32 bytes of a 0x-prefixed hex string (Buffer's native decoder: the hot path runs it four times a call). */
-function hex32(h: Hex): Uint8Array {
-  const b = Buffer.from(h.slice(2), 'hex')
-  if (b.length !== 32 || h.length !== 66) throw new TypeError(`not a 32-byte hex value: ${h}`)
-  return b
-}
-
-function writeUint256(buf: Uint8Array, offset: number, v: bigint) {
-  if (v < 0n || v >= 1n << 256n) throw new RangeError(`not a uint256: ${v}`)
-  // one native hex decode instead of 64 bigint operations
-  buf.set(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'), offset)
 }

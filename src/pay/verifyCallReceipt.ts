@@ -1,6 +1,6 @@
 import type { Address, Hex } from 'viem'
 import { type CallReceipt, callReceiptHasher } from './callReceipt.js'
-import { MalformedSignatureError, recoverDigestSigner } from './voucher.js'
+import { MalformedSignatureError, recoverDigestSigner, recoverDigestSignerNative } from './voucher.js'
 
 export type VerifyCallReceiptParameters = {
   chainId: number
@@ -26,10 +26,9 @@ export async function verifyCallReceipt(
   p: VerifyCallReceiptParameters,
 ): Promise<VerifyCallReceiptReturnType> {
   try {
-    const signer = await recoverDigestSigner(
-      callReceiptHasher(p.chainId, p.ledger).digest(p.receipt),
-      p.signature,
-    )
+    const digest = callReceiptHasher(p.chainId, p.ledger).digest(p.receipt)
+    const signer =
+      recoverDigestSignerNative(digest, p.signature) ?? (await recoverDigestSigner(digest, p.signature))
     return { valid: true, signer }
   } catch (err) {
     if (err instanceof MalformedSignatureError)

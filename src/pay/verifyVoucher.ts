@@ -1,5 +1,10 @@
-import { type Address, type Hex, isAddressEqual } from 'viem'
-import { MalformedSignatureError, recoverDigestSigner, voucherHasher } from './voucher.js'
+import type { Address, Hex } from 'viem'
+import {
+  MalformedSignatureError,
+  recoverDigestSigner,
+  recoverDigestSignerNative,
+  voucherHasher,
+} from './voucher.js'
 
 export type VerifyVoucherParameters = {
   chainId: number
@@ -29,13 +34,14 @@ export async function verifyVoucher(p: VerifyVoucherParameters): Promise<VerifyV
   const digest = voucherHasher(p.chainId, p.ledger).digest(p.laneId, p.cumulative)
   let signer: Address
   try {
-    signer = await recoverDigestSigner(digest, p.signature)
+    signer =
+      recoverDigestSignerNative(digest, p.signature) ?? (await recoverDigestSigner(digest, p.signature))
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }
     throw err
   }
-  if (!isAddressEqual(signer, p.payer)) {
+  if (signer.toLowerCase() !== p.payer.toLowerCase()) {
     return {
       valid: false,
       reason: 'wrong-signer',

@@ -52,12 +52,21 @@ const SECP_N_HALF = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f4668
 export type VoucherHasher = { digest(laneId: Hex, cumulative: bigint): Uint8Array; domainSeparator: Hex }
 
 const hashers = new Map<string, VoucherHasher>()
+let lastHit: { chainId: number; ledger: string; h: VoucherHasher | undefined } = {
+  chainId: -1,
+  ledger: '',
+  h: undefined,
+}
 
 /** The cached digest computer for a (chainId, ledger). Agrees with viem's `hashTypedData`. */
 export function voucherHasher(chainId: number, ledger: Address): VoucherHasher {
+  if (chainId === lastHit.chainId && ledger === lastHit.ledger && lastHit.h) return lastHit.h
   const key = `${chainId}:${ledger.toLowerCase()}`
   let h = hashers.get(key)
-  if (h) return h
+  if (h) {
+    lastHit = { chainId, ledger, h }
+    return h
+  }
   const domainSeparator = keccak256(
     encodeAbiParameters(
       [
@@ -76,10 +85,15 @@ export function voucherHasher(chainId: number, ledger: Address): VoucherHasher {
   outer[0] = 0x19
   outer[1] = 0x01
   outer.set(hexToBytes(domainSeparator), 2)
+  // a payer signs many vouchers on one lane: decode its id only when it changes
+  let lastLane = ''
   h = {
     domainSeparator,
     digest(laneId, cumulative) {
-      struct.set(hexToBytes(laneId), 32)
+      if (laneId !== lastLane) {
+        struct.set(bytes32(laneId), 32)
+        lastLane = laneId
+      }
       writeUint256(struct, 64, cumulative)
       outer.set(keccak256Bytes(struct), 34)
       return keccak256Bytes(outer)
@@ -89,23 +103,89 @@ export function voucherHasher(chainId: number, ledger: Address): VoucherHasher {
   return h
 }
 
-function writeUint256(buf: Uint8Array, offset: number, v: bigint) {
-  let x = v
-  for (let i = 31; i >= 0; i--) {
-    buf[offset + i] = Number(x & 0xffn)
-    x >>= 8n
+/** 32 bytes of a 0x-prefixed hex string, through Buffer's native decoder. */
+export function bytes32(h: Hex): Uint8Array {
+  const b = Buffer.from(h.slice(2), 'hex')
+  if (b.length !== 32 || h.length !== 66) throw new TypeError(`not a 32-byte hex value: ${h}`)
+  return b
+}
+
+/**
+ * Writes a uint256 big-endian: amounts below 2^53 (every real price and cumulative) with number
+ * arithmetic, larger ones through one native hex decode instead of 64 bigint operations.
+ */
+export function writeUint256(buf: Uint8Array, offset: number, v: bigint) {
+  if (v >= 0n && v <= 9007199254740991n) {
+    let x = Number(v)
+    for (let i = offset + 31; i >= offset + 24; i--) {
+      buf[i] = x % 256
+      x = Math.floor(x / 256)
+    }
+    buf.fill(0, offset, offset + 24)
+    return
   }
+  if (v < 0n || v >= 1n << 256n) throw new RangeError(`not a uint256: ${v}`)
+  buf.set(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'), offset)
+}
+
+const keyBytes = new Map<string, Uint8Array>()
+/** A private key's bytes, decoded once per key (the provider and each payer sign with one key). */
+function secretOf(privateKey: Hex): Uint8Array {
+  let k = keyBytes.get(privateKey)
+  if (!k) {
+    k = bytes32(privateKey)
+    if (keyBytes.size > 1_000) keyBytes.clear()
+    keyBytes.set(privateKey, k)
+  }
+  return k
 }
 
 /** Signs a digest with a raw private key through the native binding; null when it is unavailable. */
 export function signDigestNative(digest: Uint8Array, privateKey: Hex): Hex | null {
   const s = nativeSecp256k1()
   if (!s) return null
-  const { signature, recid } = s.ecdsaSign(digest, hexToBytes(privateKey))
-  const out = new Uint8Array(65)
+  const { signature, recid } = s.ecdsaSign(digest, secretOf(privateKey))
+  const out = Buffer.allocUnsafe(65)
   out.set(signature, 0)
   out[64] = 27 + recid
-  return bytesToHex(out)
+  return `0x${out.toString('hex')}`
+}
+
+// s must be at most n/2 (EIP-2): its 32 big-endian bytes compared with those of n/2
+const SECP_N_HALF_BYTES = Buffer.from(SECP_N_HALF.toString(16).padStart(64, '0'), 'hex')
+// addresses of recovered keys: a lane's vouchers, or a provider's receipts, come from one key
+const addresses = new Map<string, Address>()
+
+/**
+ * Recovers the signer of a digest from a 65-byte (r, s, v) signature, with the ledger's rules: low s,
+ * v of 27 or 28. Synchronous, through the native binding; undefined when the binding is unavailable.
+ * Throws {@link MalformedSignatureError}.
+ */
+export function recoverDigestSignerNative(digest: Uint8Array, signature: Hex): Address | undefined {
+  const sig = Buffer.from(signature.slice(2), 'hex')
+  if (sig.length !== 65 || signature.length !== 132 || !signature.startsWith('0x'))
+    throw new MalformedSignatureError(`a signature has 65 bytes of hex, got ${signature.length} characters`)
+  const v = sig[64] as number
+  if (v !== 27 && v !== 28) throw new MalformedSignatureError(`signature v must be 27 or 28, got ${v}`)
+  if (Buffer.compare(sig.subarray(32, 64), SECP_N_HALF_BYTES) > 0)
+    throw new MalformedSignatureError('signature s is in the upper half (malleable)')
+  const native = nativeSecp256k1()
+  if (!native) return undefined
+  let pub: Uint8Array
+  try {
+    pub = native.ecdsaRecover(sig.subarray(0, 64), v - 27, digest, false)
+  } catch (err) {
+    throw new MalformedSignatureError('the signature does not recover to any key', { cause: err })
+  }
+  const key = Buffer.from(pub.buffer, pub.byteOffset + 1, 64)
+  const k = key.toString('latin1')
+  const known = addresses.get(k)
+  if (known) return known
+  const hash = keccak256Bytes(key)
+  const address = `0x${Buffer.from(hash.buffer, hash.byteOffset + 12, 20).toString('hex')}` as Address
+  if (addresses.size >= 4_096) addresses.clear()
+  addresses.set(k, address)
+  return address
 }
 
 /**
@@ -113,24 +193,8 @@ export function signDigestNative(digest: Uint8Array, privateKey: Hex): Hex | nul
  * v of 27 or 28. Native binding when available, viem otherwise.
  */
 export async function recoverDigestSigner(digest: Uint8Array, signature: Hex): Promise<Address> {
-  const sig = hexToBytes(signature)
-  if (sig.length !== 65)
-    throw new MalformedSignatureError(`a voucher signature has 65 bytes, got ${sig.length}`)
-  const v = sig[64] as number
-  if (v !== 27 && v !== 28) throw new MalformedSignatureError(`signature v must be 27 or 28, got ${v}`)
-  const sValue = BigInt(bytesToHex(sig.subarray(32, 64)))
-  if (sValue > SECP_N_HALF) throw new MalformedSignatureError('signature s is in the upper half (malleable)')
-  const native = nativeSecp256k1()
-  if (native) {
-    let pub: Uint8Array
-    try {
-      pub = native.ecdsaRecover(sig.subarray(0, 64), v - 27, digest, false)
-    } catch (err) {
-      throw new MalformedSignatureError('the signature does not recover to any key', { cause: err })
-    }
-    const hash = keccak256Bytes(pub.subarray(1))
-    return bytesToHex(hash.subarray(12)) as Address
-  }
+  const native = recoverDigestSignerNative(digest, signature)
+  if (native) return native
   const { recoverAddress } = await import('viem')
   return recoverAddress({ hash: bytesToHex(digest), signature })
 }
