@@ -157,6 +157,7 @@ type Outcome =
   | { kind: 'suspended'; waiting: string[] }
   | { kind: 'cancelled' }
   | { kind: 'halted' }
+  | { kind: 'lost'; error: unknown }
 
 type Session = {
   readonly workflow: Workflow
@@ -172,6 +173,8 @@ type Session = {
 
 class Persister {
   version: number
+  /** Told when a save fails (another worker saved the run, or the store is down): the run must stop. */
+  onFailure: ((error: unknown) => void) | undefined
   private chain: Promise<void> = Promise.resolve()
   private failure: { error: unknown } | undefined
   private lastOutputs: unknown
@@ -225,6 +228,7 @@ class Persister {
         this.version = await this.store.save(record, { expectedVersion: this.version })
       } catch (error) {
         this.failure = { error }
+        this.onFailure?.(error)
       }
     })
     return this.chain
@@ -299,6 +303,11 @@ class Watcher {
     this.finish({ kind: 'failed', error })
   }
 
+  /** The run's state could not be saved: stop here, settle nothing (another worker may own the run). */
+  lost(error: unknown): void {
+    this.finish({ kind: 'lost', error })
+  }
+
   /** The abort of the cancel signal or of the halt signal. */
   handleEvent(event: Event): void {
     this.finish(event.target === this.options.halt ? { kind: 'halted' } : { kind: 'cancelled' })
@@ -329,7 +338,9 @@ async function execute<O>(s: Session): Promise<RunResult<O>> {
   actor.start()
   if (s.resumeEvent) actor.send(s.resumeEvent)
 
-  const outcome = await new Watcher(rt, actor, options, persister).outcome
+  const watcher = new Watcher(rt, actor, options, persister)
+  if (persister) persister.onFailure = (error) => watcher.lost(error)
+  const outcome = await watcher.outcome
 
   let root: Hex | undefined
   const settle = async (always: boolean) => {
@@ -352,7 +363,12 @@ async function execute<O>(s: Session): Promise<RunResult<O>> {
     case 'succeeded': {
       const output = selectorOf(workflow.output)(outcome.snap.context as Env) as O
       // A conflicting save means another worker owns this run: do not settle it from here.
-      if (persister) await persister.done()
+      if (persister)
+        await persister.done().catch((error) => {
+          actor.stop()
+          rt.emit({ type: 'run.failed', runId, at: clock.now(), error })
+          throw error
+        })
       await settle(true)
       if (persister) {
         persister.save('succeeded', actor.getPersistedSnapshot(), [], settlement)
@@ -409,6 +425,11 @@ async function execute<O>(s: Session): Promise<RunResult<O>> {
             { ...options, halt: undefined, plan: rt.p.plan, ...more, store: target },
           ),
       }
+    }
+    case 'lost': {
+      actor.stop()
+      rt.emit({ type: 'run.failed', runId, at: clock.now(), error: outcome.error })
+      throw outcome.error
     }
     case 'cancelled': {
       actor.stop()

@@ -218,3 +218,40 @@ describe('restore after a stop half-way', () => {
     expect(done.status === 'succeeded' && done.output).toEqual({ extra: big.length, ok: true })
   })
 })
+
+describe('ownership', () => {
+  it('stops without settling when another worker saved the run meanwhile (optimistic versions)', async () => {
+    const { SnapshotConflictError } = await import('../../src/workflow/errors.js')
+    const store = createMemorySnapshotStore()
+    const a = setup()
+    let release: (() => void) | undefined
+    let started = false
+    const wf = workflow({ id: 'owned', input: Text })
+      .step('s1', upper)
+      .step(
+        's2',
+        fn(async (x: { text: string }) => {
+          started = true
+          await new Promise<void>((r) => (release = r))
+          return x
+        }),
+      )
+      .step('s3', upper)
+      .build()
+    const p = run(wf, { text: 'x' }, { ...a, store }).catch((e) => e)
+    while (!started) await new Promise((r) => setTimeout(r, 1))
+    const [summary] = await store.list()
+    const stored = await store.load(summary?.runId as `0x${string}`)
+    if (!stored) throw new Error('not stored')
+    const { version: _v, ...record } = stored
+    await store.save(record) // another worker takes the run over
+    release?.()
+    const err = await p
+    expect(err).toBeInstanceOf(SnapshotConflictError)
+    expect(a.settlements).toHaveLength(0)
+    // the other worker's save stands; the stopped run wrote nothing after it
+    const after = await store.load(stored.runId)
+    expect(after?.version).toBe(stored.version + 1)
+    expect(after?.ledger).toHaveLength(1)
+  })
+})
