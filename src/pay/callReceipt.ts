@@ -1,5 +1,5 @@
 import { type Address, encodeAbiParameters, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
-import { keccak256Bytes } from './keccak.js'
+import { type KeccakPrefix, keccak256Bytes, keccak256Prefix, keccak256Resume } from './keccak.js'
 import { bytes32, writeUint256 } from './voucher.js'
 
 /**
@@ -117,24 +117,28 @@ export function callReceiptHasher(chainId: number, ledger: Address): CallReceipt
     model: '',
     version: '',
   }
+  let head: KeccakPrefix | undefined
   h = {
     domainSeparator,
     digest(r) {
-      // the lane, asset, model and version repeat call after call: encode them when they change
-      if (r.laneId !== last.laneId) {
+      // the lane, asset, model and version repeat call after call: they fill the struct's first block
+      // (bytes 0-135), absorbed once while they stay the same
+      if (
+        r.laneId !== last.laneId ||
+        r.assetId !== last.assetId ||
+        r.model !== last.model ||
+        r.version !== last.version ||
+        !head
+      ) {
+        head = undefined
         struct.set(bytes32(r.laneId), 32)
-        last.laneId = r.laneId
-      }
-      if (r.assetId !== last.assetId) {
         writeUint256(struct, 64, r.assetId)
-        last.assetId = r.assetId
-      }
-      if (r.model !== last.model) {
         struct.set(hashString(r.model), 96)
-        last.model = r.model
-      }
-      if (r.version !== last.version) {
         struct.set(hashString(r.version), 128)
+        head = keccak256Prefix(struct.subarray(0, 136))
+        last.laneId = r.laneId
+        last.assetId = r.assetId
+        last.model = r.model
         last.version = r.version
       }
       struct.set(bytes32(r.inputHash), 160)
@@ -142,7 +146,7 @@ export function callReceiptHasher(chainId: number, ledger: Address): CallReceipt
       writeUint256(struct, 224, r.amount)
       writeUint256(struct, 256, r.cumulative)
       writeUint256(struct, 288, r.voucher)
-      outer.set(keccak256Bytes(struct), 34)
+      outer.set(keccak256Resume(head, struct), 34)
       return keccak256Bytes(outer)
     },
   }

@@ -292,8 +292,16 @@ function permute(s: Uint32Array): void {
 const RATE = 136
 const state = new Uint32Array(50)
 const block = new Uint8Array(RATE)
+// the block as 34 little-endian words: a block is copied in natively and absorbed word by word
+const blockWords = new Uint32Array(block.buffer)
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
-function absorb(bytes: Uint8Array, o: number): void {
+function absorbBlock(): void {
+  for (let k = 0; k < 34; k++) state[k] = (state[k] as number) ^ (blockWords[k] as number)
+  permute(state)
+}
+
+function absorbBytes(bytes: Uint8Array, o: number): void {
   for (let k = 0; k < 34; k++) {
     const p = o + 4 * k
     state[k] =
@@ -304,6 +312,33 @@ function absorb(bytes: Uint8Array, o: number): void {
         ((bytes[p + 3] as number) << 24))
   }
   permute(state)
+}
+
+/** Absorbs `data` from `offset` into `state` (already holding any prefix), pads, squeezes 32 bytes. */
+function finish(data: Uint8Array, offset: number): Uint8Array {
+  const full = offset + (data.length - offset) - ((data.length - offset) % RATE)
+  for (let o = offset; o < full; o += RATE) {
+    if (LITTLE) {
+      block.set(data.subarray(o, o + RATE))
+      absorbBlock()
+    } else absorbBytes(data, o)
+  }
+  block.fill(0)
+  block.set(data.subarray(full))
+  const rest = data.length - full
+  block[rest] = (block[rest] as number) ^ 0x01
+  block[RATE - 1] = (block[RATE - 1] as number) ^ 0x80
+  if (LITTLE) absorbBlock()
+  else absorbBytes(block, 0)
+  const out = new Uint8Array(32)
+  for (let k = 0; k < 8; k++) {
+    const v = state[k] as number
+    out[4 * k] = v & 0xff
+    out[4 * k + 1] = (v >>> 8) & 0xff
+    out[4 * k + 2] = (v >>> 16) & 0xff
+    out[4 * k + 3] = (v >>> 24) & 0xff
+  }
+  return out
 }
 
 /**
@@ -317,23 +352,42 @@ function absorb(bytes: Uint8Array, o: number): void {
  */
 export function keccak256Bytes(data: Uint8Array): Uint8Array {
   state.fill(0)
-  const full = data.length - (data.length % RATE)
-  for (let o = 0; o < full; o += RATE) absorb(data, o)
-  block.fill(0)
-  block.set(data.subarray(full))
-  const rest = data.length - full
-  block[rest] = (block[rest] as number) ^ 0x01
-  block[RATE - 1] = (block[RATE - 1] as number) ^ 0x80
-  absorb(block, 0)
-  const out = new Uint8Array(32)
-  for (let k = 0; k < 8; k++) {
-    const v = state[k] as number
-    out[4 * k] = v & 0xff
-    out[4 * k + 1] = (v >>> 8) & 0xff
-    out[4 * k + 2] = (v >>> 16) & 0xff
-    out[4 * k + 3] = (v >>> 24) & 0xff
-  }
-  return out
+  return finish(data, 0)
+}
+
+/** The sponge after absorbing one full block: resumed by {@link keccak256Resume}. */
+export type KeccakPrefix = { readonly state: Uint32Array }
+
+/**
+ * Absorbs the first 136-byte block of messages that all start with it (the constant head of a receipt's
+ * struct on one lane), so that each message costs one permutation less.
+ *
+ * @example
+ * ```ts
+ * const prefix = keccak256Prefix(head) // head.length === 136
+ * keccak256Resume(prefix, message) // === keccak256Bytes(message) when message starts with head
+ * ```
+ */
+export function keccak256Prefix(head: Uint8Array): KeccakPrefix {
+  if (head.length !== RATE) throw new RangeError(`a keccak prefix is one ${RATE}-byte block`)
+  state.fill(0)
+  block.set(head)
+  if (LITTLE) absorbBlock()
+  else absorbBytes(block, 0)
+  return { state: state.slice() }
+}
+
+/**
+ * keccak256 of `data` whose first 136 bytes are the block absorbed into `prefix` (they are not read again).
+ *
+ * @example
+ * ```ts
+ * keccak256Resume(keccak256Prefix(message.subarray(0, 136)), message) // === keccak256Bytes(message)
+ * ```
+ */
+export function keccak256Resume(prefix: KeccakPrefix, data: Uint8Array): Uint8Array {
+  state.set(prefix.state)
+  return finish(data, RATE)
 }
 
 /**

@@ -35,6 +35,24 @@ describe('call receipts', () => {
     })
     expect(toHex(callReceiptHasher(31337, ledger).digest(receipt))).toBe(viem)
     expect(toHex(callReceiptHasher(1, ledger).digest(receipt))).not.toBe(viem)
+    // the hasher keeps the head of the last lane, model and version: alternating receipts still agree
+    const others: CallReceipt[] = [
+      { ...receipt, laneId: keccak256(toHex('another lane')) },
+      { ...receipt, assetId: 8n },
+      { ...receipt, model: 'acme/whisper' },
+      { ...receipt, version: '1.0.1' },
+      { ...receipt, cumulative: 124_000n, voucher: 125_000n },
+      receipt,
+    ]
+    for (const r of [...others, ...others]) {
+      const expected = hashTypedData({
+        domain: callReceiptDomain(31337, ledger),
+        types: callReceiptTypes,
+        primaryType: 'CallReceipt',
+        message: r,
+      })
+      expect(toHex(callReceiptHasher(31337, ledger).digest(r))).toBe(expected)
+    }
   })
 
   test('the native and the viem signature agree, and recover to the provider', async () => {

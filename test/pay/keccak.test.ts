@@ -1,6 +1,6 @@
-import { keccak256 } from 'viem'
+import { keccak256, toHex } from 'viem'
 import { describe, expect, test } from 'vitest'
-import { keccak256Bytes, keccak256Hex } from '../../src/pay/keccak.js'
+import { keccak256Bytes, keccak256Hex, keccak256Prefix, keccak256Resume } from '../../src/pay/keccak.js'
 
 describe('keccak256 (unrolled, 32-bit halves)', () => {
   test('agrees with viem for every length across three blocks, and for random bytes', () => {
@@ -21,5 +21,16 @@ describe('keccak256 (unrolled, 32-bit halves)', () => {
       '0x4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45',
     )
     expect(keccak256Bytes(new Uint8Array(32))).toHaveLength(32)
+  })
+  test('a resumed prefix hashes like the whole message, for every length past the first block', () => {
+    const head = new Uint8Array(136).map((_, i) => (i * 17) & 255)
+    const prefix = keccak256Prefix(head)
+    for (let n = 136; n <= 3 * 136 + 1; n++) {
+      const bytes = new Uint8Array(n).map((_, i) => (i < 136 ? (head[i] as number) : (i * 29 + n) & 255))
+      expect(toHex(keccak256Resume(prefix, bytes))).toBe(keccak256(bytes))
+      // the prefix is not consumed by a resume or by another hash in between
+      expect(keccak256Hex(bytes.subarray(1))).toBe(keccak256(bytes.subarray(1)))
+    }
+    expect(() => keccak256Prefix(new Uint8Array(10))).toThrow(RangeError)
   })
 })
