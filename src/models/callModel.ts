@@ -8,9 +8,9 @@ import type { CallReceipt } from '../pay/callReceipt.js'
 import { keccak256Hex } from '../pay/keccak.js'
 import type { Lane } from '../pay/lane.js'
 import { openLicense } from '../pay/openLicense.js'
-import { signVoucher } from '../pay/signVoucher.js'
+import { signVoucher, signVoucherNative } from '../pay/signVoucher.js'
 import { topUpLicense } from '../pay/topUpLicense.js'
-import { verifyCallReceipt } from '../pay/verifyCallReceipt.js'
+import { verifyCallReceipt, verifyCallReceiptNative } from '../pay/verifyCallReceipt.js'
 import type { JSONSchema, ResolvedModel } from '../workflow/types.js'
 import {
   InvalidProviderOutputError,
@@ -176,14 +176,15 @@ export async function callModel<T = unknown>(
         }
         let signature = signatures.get(voucher)
         if (!signature) {
-          signature = await signVoucher({
+          const signing = {
             account: wallet.client.account,
             privateKey: wallet.client.privateKey,
             chainId: wallet.client.chain.id,
             ledger: wallet.client.addresses.ledger,
             laneId: lane.lane.laneId,
             cumulative: voucher,
-          })
+          }
+          signature = signVoucherNative(signing) ?? (await signVoucher(signing))
           signatures.set(voucher, signature)
         }
         headers[PAYMENT_SIGNATURE_HEADER] = encodePayment(wallet, lane, voucher, signature)
@@ -573,12 +574,8 @@ async function checkReceipt(
   if (receipt.cumulative > lane.signed)
     throw bad(`it claims ${receipt.cumulative} charged on the lane, more than the ${lane.signed} signed`)
   const c = wallet.client
-  const v = await verifyCallReceipt({
-    chainId: c.chain.id,
-    ledger: c.addresses.ledger,
-    receipt,
-    signature: r.signature,
-  })
+  const check = { chainId: c.chain.id, ledger: c.addresses.ledger, receipt, signature: r.signature }
+  const v = verifyCallReceiptNative(check) ?? (await verifyCallReceipt(check))
   if (!v.valid) throw bad(v.message)
   if (!(await speaksFor(wallet, receipt.assetId, v.signer)))
     throw bad(
@@ -594,9 +591,21 @@ async function checkReceipt(
     inputHash,
     outputHash: receipt.outputHash,
     providerSignature: r.signature,
-    provider: getAddress(v.signer),
+    provider: checksummed(v.signer),
     receipt,
   }
+}
+
+const checksums = new Map<string, Address>()
+/** viem's `getAddress`, remembered: a client hears from few providers, on every call. */
+function checksummed(a: Address): Address {
+  let c = checksums.get(a)
+  if (!c) {
+    c = getAddress(a)
+    if (checksums.size >= 1_000) checksums.clear()
+    checksums.set(a, c)
+  }
+  return c
 }
 
 /** Whether `signer` owns the asset or is approved for it (on-chain, cached per pair). */

@@ -5,8 +5,8 @@ import type { TributaryClient } from '../chain/client.js'
 import { BaseError } from '../errors/base.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
 import { keccak256Hex } from '../pay/keccak.js'
-import { signCallReceipt } from '../pay/signCallReceipt.js'
-import { verifyVoucher } from '../pay/verifyVoucher.js'
+import { signCallReceipt, signCallReceiptNative } from '../pay/signCallReceipt.js'
+import { verifyVoucher, verifyVoucherNative } from '../pay/verifyVoucher.js'
 import { canonicalJson } from './card.js'
 import type { ModelDefinition } from './defineModel.js'
 import {
@@ -549,14 +549,15 @@ export function tributaryRouter(
         lane,
       )
     const cumulative = BigInt(pay.payload.cumulative)
-    const verdict = await verifyVoucher({
+    const voucher = {
       chainId,
       ledger: ledger as Address,
       laneId: lane.lane.laneId,
       cumulative,
       signature: pay.payload.signature,
       payer: lane.lane.payer,
-    })
+    }
+    const verdict = verifyVoucherNative(voucher) ?? (await verifyVoucher(voucher))
     if (!verdict.valid)
       return paymentRequired(
         req,
@@ -833,13 +834,14 @@ export function tributaryRouter(
           voucher: payment.cumulative,
         }
         const c = client as TributaryClient
-        const signature = await signCallReceipt({
+        const signing = {
           account: c.account,
           privateKey: c.privateKey,
           chainId,
           ledger: ledger as Address,
           receipt,
-        })
+        }
+        const signature = signCallReceiptNative(signing) ?? (await signCallReceipt(signing))
         headers[PAYMENT_RESPONSE_HEADER] = encodeResponse(l, m, receipt, signature)
       } else {
         counters.free++
@@ -975,6 +977,13 @@ export function tributaryRouter(
   return router
 }
 
+// formats of the payment's fields, compiled once (a regex literal inside a function is a new object per call)
+const HEX_32 = /^0x[0-9a-fA-F]{64}$/
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/
+const HEX_65 = /^0x[0-9a-fA-F]{130}$/
+const DECIMAL_30 = /^[0-9]{1,30}$/
+const DECIMAL_20 = /^[0-9]{1,20}$/
+
 function parsePayment(header: string): LanePaymentPayload | string {
   if (header.length > MAX_HEADER)
     return `the PAYMENT-SIGNATURE header is longer than ${MAX_HEADER} characters`
@@ -983,32 +992,30 @@ function parsePayment(header: string): LanePaymentPayload | string {
   if (v.scheme !== LANE_SCHEME)
     return `unsupported payment scheme ${JSON.stringify(v.scheme)}; use "${LANE_SCHEME}"`
   const p = v.payload
-  const hex32 = /^0x[0-9a-fA-F]{64}$/
-  const addr = /^0x[0-9a-fA-F]{40}$/
   if (
     !p ||
     typeof v.network !== 'string' ||
     typeof p.ledger !== 'string' ||
-    !addr.test(p.ledger) ||
+    !ADDRESS.test(p.ledger) ||
     typeof p.laneId !== 'string' ||
-    !hex32.test(p.laneId) ||
+    !HEX_32.test(p.laneId) ||
     typeof p.cumulative !== 'string' ||
-    !/^[0-9]{1,30}$/.test(p.cumulative) ||
+    !DECIMAL_30.test(p.cumulative) ||
     typeof p.signature !== 'string' ||
-    !/^0x[0-9a-fA-F]{130}$/.test(p.signature) ||
+    !HEX_65.test(p.signature) ||
     !p.lane ||
     typeof p.lane.payer !== 'string' ||
-    !addr.test(p.lane.payer) ||
+    !ADDRESS.test(p.lane.payer) ||
     typeof p.lane.token !== 'string' ||
-    !addr.test(p.lane.token) ||
+    !ADDRESS.test(p.lane.token) ||
     typeof p.lane.modelId !== 'string' ||
-    !/^[0-9]{1,20}$/.test(p.lane.modelId) ||
+    !DECIMAL_20.test(p.lane.modelId) ||
     typeof p.lane.termsVersion !== 'number' ||
     !Number.isInteger(p.lane.termsVersion) ||
     typeof p.lane.seq !== 'string' ||
-    !/^[0-9]{1,20}$/.test(p.lane.seq) ||
+    !DECIMAL_20.test(p.lane.seq) ||
     typeof p.lane.lineageHash !== 'string' ||
-    !hex32.test(p.lane.lineageHash)
+    !HEX_32.test(p.lane.lineageHash)
   )
     return 'the payment is malformed: payload needs ledger, laneId, cumulative (decimal string), a 65-byte signature and the lane key (payer, token, modelId, termsVersion, seq, lineageHash)'
   return v as LanePaymentPayload

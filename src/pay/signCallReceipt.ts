@@ -24,10 +24,8 @@ export type SignCallReceiptReturnType = Hex
  * ```
  */
 export async function signCallReceipt(p: SignCallReceiptParameters): Promise<SignCallReceiptReturnType> {
-  if (p.privateKey) {
-    const fast = signDigestNative(callReceiptHasher(p.chainId, p.ledger).digest(p.receipt), p.privateKey)
-    if (fast) return fast
-  }
+  const fast = signCallReceiptNative(p)
+  if (fast) return fast
   if (!p.account.signTypedData) {
     throw new VoucherSigningError(`account ${p.account.address} cannot sign typed data`, {
       metaMessages: ['- Serve models with a local account (privateKeyToAccount) or pass its private key.'],
@@ -39,4 +37,13 @@ export async function signCallReceipt(p: SignCallReceiptParameters): Promise<Sig
     primaryType: 'CallReceipt',
     message: p.receipt,
   })
+}
+
+/**
+ * @internal {@link signCallReceipt} without a promise, with the private key through the native binding
+ * (the provider signs on every paid call). Null without a key or the binding.
+ */
+export function signCallReceiptNative(p: SignCallReceiptParameters): SignCallReceiptReturnType | null {
+  if (!p.privateKey) return null
+  return signDigestNative(callReceiptHasher(p.chainId, p.ledger).digest(p.receipt), p.privateKey)
 }

@@ -31,13 +31,8 @@ export class VoucherSigningError extends BaseError {
  * ```
  */
 export async function signVoucher(p: SignVoucherParameters): Promise<SignVoucherReturnType> {
-  if (p.privateKey) {
-    const fast = signDigestNative(
-      voucherHasher(p.chainId, p.ledger).digest(p.laneId, p.cumulative),
-      p.privateKey,
-    )
-    if (fast) return fast
-  }
+  const fast = signVoucherNative(p)
+  if (fast) return fast
   if (!p.account.signTypedData) {
     throw new VoucherSigningError(`account ${p.account.address} cannot sign typed data`, {
       metaMessages: [
@@ -51,4 +46,13 @@ export async function signVoucher(p: SignVoucherParameters): Promise<SignVoucher
     primaryType: 'Voucher',
     message: { laneId: p.laneId, cumulative: p.cumulative },
   })
+}
+
+/**
+ * @internal {@link signVoucher} without a promise, with the private key through the native binding (a
+ * payer signs on every paid call). Null without a key or the binding.
+ */
+export function signVoucherNative(p: SignVoucherParameters): SignVoucherReturnType | null {
+  if (!p.privateKey) return null
+  return signDigestNative(voucherHasher(p.chainId, p.ledger).digest(p.laneId, p.cumulative), p.privateKey)
 }

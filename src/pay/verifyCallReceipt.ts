@@ -25,11 +25,31 @@ export type VerifyCallReceiptReturnType =
 export async function verifyCallReceipt(
   p: VerifyCallReceiptParameters,
 ): Promise<VerifyCallReceiptReturnType> {
+  const native = verifyCallReceiptNative(p)
+  if (native) return native
   try {
     const digest = callReceiptHasher(p.chainId, p.ledger).digest(p.receipt)
-    const signer =
-      recoverDigestSignerNative(digest, p.signature) ?? (await recoverDigestSigner(digest, p.signature))
-    return { valid: true, signer }
+    return { valid: true, signer: await recoverDigestSigner(digest, p.signature) }
+  } catch (err) {
+    if (err instanceof MalformedSignatureError)
+      return { valid: false, reason: 'malformed', message: err.shortMessage }
+    throw err
+  }
+}
+
+/**
+ * @internal {@link verifyCallReceipt} without a promise, through the native binding (the client checks a
+ * receipt on every paid call). Undefined when the binding is unavailable.
+ */
+export function verifyCallReceiptNative(
+  p: VerifyCallReceiptParameters,
+): VerifyCallReceiptReturnType | undefined {
+  try {
+    const signer = recoverDigestSignerNative(
+      callReceiptHasher(p.chainId, p.ledger).digest(p.receipt),
+      p.signature,
+    )
+    return signer === undefined ? undefined : { valid: true, signer }
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }

@@ -31,16 +31,38 @@ export type VerifyVoucherReturnType =
  * ```
  */
 export async function verifyVoucher(p: VerifyVoucherParameters): Promise<VerifyVoucherReturnType> {
+  const native = verifyVoucherNative(p)
+  if (native) return native
   const digest = voucherHasher(p.chainId, p.ledger).digest(p.laneId, p.cumulative)
   let signer: Address
   try {
-    signer =
-      recoverDigestSignerNative(digest, p.signature) ?? (await recoverDigestSigner(digest, p.signature))
+    signer = await recoverDigestSigner(digest, p.signature)
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }
     throw err
   }
+  return verdict(p, signer)
+}
+
+/**
+ * @internal {@link verifyVoucher} without a promise, through the native binding: the provider checks a
+ * voucher on every paid call. Undefined when the binding is unavailable.
+ */
+export function verifyVoucherNative(p: VerifyVoucherParameters): VerifyVoucherReturnType | undefined {
+  const digest = voucherHasher(p.chainId, p.ledger).digest(p.laneId, p.cumulative)
+  let signer: Address | undefined
+  try {
+    signer = recoverDigestSignerNative(digest, p.signature)
+  } catch (err) {
+    if (err instanceof MalformedSignatureError)
+      return { valid: false, reason: 'malformed', message: err.shortMessage }
+    throw err
+  }
+  return signer === undefined ? undefined : verdict(p, signer)
+}
+
+function verdict(p: VerifyVoucherParameters, signer: Address): VerifyVoucherReturnType {
   if (signer.toLowerCase() !== p.payer.toLowerCase()) {
     return {
       valid: false,
