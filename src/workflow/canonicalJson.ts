@@ -1,5 +1,5 @@
 import type { Hex } from 'viem'
-import { keccak256Hex } from './keccak.js'
+import { keccak256Hex } from '../pay/keccak.js'
 
 /**
  * Serialises a value to canonical JSON: object keys sorted, `bigint` written as `{"$bigint":"<decimal>"}`,

@@ -1,5 +1,5 @@
 import { bytesToHex, type Hex, zeroHash } from 'viem'
-import { keccak256Bytes, keccak256Hex } from './keccak.js'
+import { keccak256Bytes, keccak256Hex } from '../pay/keccak.js'
 import type { LedgerEntry, SettleResult } from './types.js'
 
 /**
