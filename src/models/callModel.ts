@@ -11,7 +11,7 @@ import { openLicense } from '../pay/openLicense.js'
 import { signVoucher, signVoucherNative } from '../pay/signVoucher.js'
 import { topUpLicense } from '../pay/topUpLicense.js'
 import { verifyCallReceipt, verifyCallReceiptNative } from '../pay/verifyCallReceipt.js'
-import type { JSONSchema, ResolvedModel } from '../workflow/types.js'
+import type { JSONSchema, ResolvedModel } from '../market/directory.js'
 import {
   InvalidProviderOutputError,
   ModelResolutionError,
@@ -35,6 +35,7 @@ import {
 } from './createWallet.js'
 import { type HttpResponse, httpRequest } from './httpClient.js'
 import {
+  base64Utf8,
   caip2,
   decodeHeader,
   encodeHeader,
@@ -382,7 +383,7 @@ function encodePayment(wallet: Wallet, lane: ClientLane, cumulative: bigint, sig
   }
   const p = t.parts
   if (p.length !== 3) return encodeHeader(paymentPayload(wallet, lane, cumulative.toString(), signature))
-  return Buffer.from(`${p[0]}${cumulative}${p[1]}${signature}${p[2]}`, 'utf8').toString('base64')
+  return base64Utf8(`${p[0]}${cumulative}${p[1]}${signature}${p[2]}`)
 }
 
 /** The 402's requirements must name this wallet's chain and ledger and the model asked for, at an acceptable price. */

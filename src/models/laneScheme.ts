@@ -134,6 +134,22 @@ export type PaymentErrorCode =
   | 'voucher_stale'
   | 'model_not_listed'
 
+const NON_ASCII = /[\u0080-\uffff]/
+
+/**
+ * base64 of a text's UTF-8 bytes. ASCII text (every payment and receipt header) goes through `btoa`,
+ * which Node implements natively and which costs a fraction of a Buffer round trip; other text through
+ * Buffer, since `btoa` would write it as Latin-1.
+ *
+ * @example
+ * ```ts
+ * base64Utf8('{"x402Version":2}') // 'eyJ4NDAyVmVyc2lvbiI6Mn0='
+ * ```
+ */
+export function base64Utf8(text: string): string {
+  return NON_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('base64') : btoa(text)
+}
+
 /**
  * base64 of a value's JSON: how x402 headers carry their objects.
  *
@@ -143,7 +159,7 @@ export type PaymentErrorCode =
  * ```
  */
 export function encodeHeader(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64')
+  return base64Utf8(JSON.stringify(value))
 }
 
 /**
@@ -156,7 +172,16 @@ export function encodeHeader(value: unknown): string {
  */
 export function decodeHeader(value: string): unknown {
   try {
-    return JSON.parse(Buffer.from(value, 'base64').toString('utf8'))
+    let text: string
+    try {
+      // native and strict; its output is one character per byte, so UTF-8 beyond ASCII is decoded again
+      text = atob(value)
+      if (NON_ASCII.test(text)) text = Buffer.from(text, 'latin1').toString('utf8')
+    } catch {
+      // what atob refuses (base64url, stray characters) Buffer still reads, as before
+      text = Buffer.from(value, 'base64').toString('utf8')
+    }
+    return JSON.parse(text)
   } catch {
     return undefined
   }

@@ -18,6 +18,7 @@ import {
   type ValidationIssue,
 } from './errors.js'
 import {
+  base64Utf8,
   caip2,
   decodeHeader,
   encodeHeader,
@@ -749,7 +750,7 @@ export function tributaryRouter(
     const p = t.parts
     if (p.length !== 7) return encodeHeader(wireResponse(l, r, signature))
     const text = `${p[0]}${r.inputHash}${p[1]}${r.outputHash}${p[2]}${r.amount}${p[3]}${r.cumulative}${p[4]}${r.voucher}${p[5]}${signature}${p[6]}`
-    return Buffer.from(text, 'utf8').toString('base64')
+    return base64Utf8(text)
   }
   const wireResponse = (l: ProviderLane, r: CallReceipt, signature: Hex): LanePaymentResponse => ({
     x402Version: X402_VERSION,
