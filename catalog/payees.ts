@@ -1,4 +1,4 @@
-import type { Payee } from '../src/models/card.js'
+import type { Payee } from '../src/market/card.js'
 
 /**
  * Who is paid for each catalog model: one address for everything, a map from model id, or a function.

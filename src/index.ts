@@ -40,6 +40,7 @@ export {
 } from './chain/startDevnet.js'
 export { BaseError, type BaseErrorParameters } from './errors/base.js'
 export { type ApproveOperatorParameters, approveOperator } from './market/approveOperator.js'
+export { type Card, canonicalJson, cardSchema, hashCard, parseCard } from './market/card.js'
 export {
   CardHostNotAllowedError,
   type CreateDiscoveryIndexParameters,
@@ -67,7 +68,6 @@ export {
   SpendPolicyError,
 } from './models/callErrors.js'
 export { type CallModelParameters, type CallModelReturnType, callModel } from './models/callModel.js'
-export { type Card, canonicalJson, cardSchema, hashCard, parseCard } from './models/card.js'
 export { type CreateMarketCallerParameters, createMarketCaller } from './models/createMarketCaller.js'
 export {
   type CreateWalletParameters,

@@ -3,6 +3,8 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { type Address, getAddress, type Hex, isAddressEqual } from 'viem'
 import { readContract } from '../chain/client.js'
 import { modelRegistryAbi } from '../chain/generated/ModelRegistry.js'
+import { canonicalJson, hashCard, parseCard } from '../market/card.js'
+import type { JSONSchema, ResolvedModel } from '../market/directory.js'
 import { getModel } from '../market/getModel.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
 import { keccak256Hex } from '../pay/keccak.js'
@@ -11,7 +13,6 @@ import { openLicense } from '../pay/openLicense.js'
 import { signVoucher, signVoucherNative } from '../pay/signVoucher.js'
 import { topUpLicense } from '../pay/topUpLicense.js'
 import { verifyCallReceipt, verifyCallReceiptNative } from '../pay/verifyCallReceipt.js'
-import type { JSONSchema, ResolvedModel } from '../market/directory.js'
 import {
   InvalidProviderOutputError,
   ModelResolutionError,
@@ -22,7 +23,6 @@ import {
   ReceiptVerificationError,
   SpendPolicyError,
 } from './callErrors.js'
-import { canonicalJson, hashCard, parseCard } from './card.js'
 import {
   type ClientLane,
   checkModelPolicy,

@@ -1,7 +1,7 @@
 import { type Hex, zeroHash } from 'viem'
-import type { PaidCaller, PaidCallPayment } from '../workflow/types.js'
 import { callModel } from './callModel.js'
 import type { SpendPolicy, Wallet } from './createWallet.js'
+import type { PaidCaller, PaidCallPayment } from './paidCaller.js'
 
 export type CreateMarketCallerParameters = {
   wallet: Wallet

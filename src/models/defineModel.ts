@@ -13,7 +13,7 @@ import {
   type ModelTerms,
   termsToCard,
   VERSION_PATTERN,
-} from './card.js'
+} from '../market/card.js'
 import {
   InvalidModelDefinitionError,
   InvalidModelInputError,

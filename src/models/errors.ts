@@ -1,15 +1,7 @@
 import { BaseError } from '../errors/base.js'
+import { formatIssues, type ValidationIssue } from '../errors/issues.js'
 
-/** One validation problem, as zod reports it: where (`path`) and what (`message`). */
-export type ValidationIssue = {
-  readonly path: readonly PropertyKey[]
-  readonly message: string
-  readonly code?: string | undefined
-}
-
-function formatIssues(issues: readonly ValidationIssue[]): string[] {
-  return issues.map((i) => `- ${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
-}
+export type { ValidationIssue }
 
 /** A model's terms break a rule the registry enforces (shares, payee count, royalty, bounds). */
 export class InvalidTermsError extends BaseError {
@@ -117,28 +109,5 @@ export class ModelNotRunnableError extends BaseError {
       `"${modelId}" is a listing without a run function (a dataset) and cannot be called; name it as a parent in lineage instead`,
     )
     this.modelId = modelId
-  }
-}
-
-/** An untrusted card failed validation. */
-export class InvalidCardError extends BaseError {
-  override name = 'InvalidCardError' as const
-  readonly issues: readonly ValidationIssue[]
-  constructor({ issues, source }: { issues: readonly ValidationIssue[]; source?: string | undefined }) {
-    super(
-      `card${source ? ` from ${source}` : ''} is not a valid tributary.card/1 document; the publisher must fix it`,
-      { metaMessages: formatIssues(issues) },
-    )
-    this.issues = issues
-  }
-}
-
-/** A value cannot be written as canonical JSON (bigint, function, non-finite number, cycle…). */
-export class NonCanonicalJsonError extends BaseError {
-  override name = 'NonCanonicalJsonError' as const
-  constructor({ path, reason }: { path: string; reason: string }) {
-    super(
-      `cannot write canonical JSON at ${path || '(root)'}: ${reason}; convert it to a JSON value first (amounts as decimal strings)`,
-    )
   }
 }

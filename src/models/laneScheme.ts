@@ -1,6 +1,6 @@
 import type { Address, Hex } from 'viem'
+import { canonicalJson } from '../market/card.js'
 import { keccak256Hex } from '../pay/keccak.js'
-import { canonicalJson } from './card.js'
 
 /** The x402 payment scheme tributary providers speak: cumulative vouchers on an escrowed license lane. */
 export const LANE_SCHEME = 'tributary-lane' as const

@@ -2,8 +2,8 @@ import type { Address } from 'viem'
 import type { TributaryClient } from '../chain/client.js'
 import { BaseError } from '../errors/base.js'
 import { approveOperator } from '../market/approveOperator.js'
+import { type Card, hashCard } from '../market/card.js'
 import { type PublishModelReturnType, publishModel } from '../market/publishModel.js'
-import { type Card, hashCard } from './card.js'
 import type { ModelDefinition } from './defineModel.js'
 
 export type PublishParameters = {

@@ -3,11 +3,11 @@ import express, { type Request, type Response, type Router } from 'express'
 import { type Address, getAddress, type Hex } from 'viem'
 import type { TributaryClient } from '../chain/client.js'
 import { BaseError } from '../errors/base.js'
+import { canonicalJson } from '../market/card.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
 import { keccak256Hex } from '../pay/keccak.js'
 import { signCallReceipt, signCallReceiptNative } from '../pay/signCallReceipt.js'
 import { verifyVoucher, verifyVoucherNative } from '../pay/verifyVoucher.js'
-import { canonicalJson } from './card.js'
 import type { ModelDefinition } from './defineModel.js'
 import {
   InvalidModelInputError,

@@ -1,4 +1,8 @@
 // biome-ignore-all lint/performance/noBarrelFile: entrypoint module of tributary/workflow
+
+export { createStaticDirectory, type StaticDirectory } from '../market/createStaticDirectory.js'
+export { checkSubschema, type SchemaIssue, schemaAtPath, zodJsonSchema } from '../market/jsonSchema.js'
+export { compareVersions, parseVersion, satisfies } from '../market/semver.js'
 export {
   type CallPaidModelParameters,
   type CallPaidModelReturnType,
@@ -20,7 +24,6 @@ export {
   type PaidCallActorInput,
   type PaidCallActorOutput,
 } from './createPaidCallActor.js'
-export { createStaticDirectory, type StaticDirectory } from './createStaticDirectory.js'
 export { type DryRunParameters, type DryRunReturnType, dryRun } from './dryRun.js'
 export {
   BlobNotFoundError,
@@ -50,7 +53,6 @@ export {
 } from './errors.js'
 export type { RunEvent, RunEventType } from './events.js'
 export { type FnParameters, fn } from './fn.js'
-export { checkSubschema, type SchemaIssue, schemaAtPath, zodJsonSchema } from './jsonSchema.js'
 export {
   type AttributionLedger,
   createAttributionLedger,
@@ -82,7 +84,6 @@ export {
   type SuspendedRun,
 } from './run.js'
 export type { RunPolicy } from './runtime.js'
-export { compareVersions, parseVersion, satisfies } from './semver.js'
 export type {
   BlobRef,
   RunStatus,

@@ -1,6 +1,6 @@
 import type { Hex } from 'viem'
-import { DuplicateIdempotencyKeyError } from './errors.js'
 import { keccak256Hex } from '../pay/keccak.js'
+import { DuplicateIdempotencyKeyError } from './errors.js'
 import type { LedgerEntry } from './types.js'
 
 /**

@@ -1,6 +1,7 @@
+import { isCapabilityQuery } from '../market/directory.js'
+import { parseRange } from '../market/semver.js'
 import { WorkflowDefinitionError } from './errors.js'
-import { parseRange } from './semver.js'
-import type { CapabilityQuery, ModelIdRef, ModelRef } from './types.js'
+import type { ModelIdRef, ModelRef } from './types.js'
 
 /**
  * Parses `'owner/name@range'` (range defaults to `*`) into `{ id, range }`; a capability query passes through.
@@ -22,15 +23,7 @@ export function parseModelRef(ref: string | ModelRef): ModelRef {
   return { id, range }
 }
 
-/**
- * Whether a reference is a capability query.
- *
- * @example
- * ```ts
- * isCapabilityQuery({ capability: 'ocr' }) // true
- * ```
- */
-export const isCapabilityQuery = (ref: ModelRef): ref is CapabilityQuery => 'capability' in ref
+export { isCapabilityQuery }
 
 /**
  * A readable form of a reference, for messages and plans.

@@ -1,7 +1,7 @@
 import type { Hex } from 'viem'
+import { keccak256Hex } from '../pay/keccak.js'
 import { canonicalJson, parseCanonicalJson } from './canonicalJson.js'
 import { BlobNotFoundError } from './errors.js'
-import { keccak256Hex } from '../pay/keccak.js'
 import type { AttributionLedger } from './ledger.js'
 import type { BlobRef, SnapshotStore } from './snapshotStore.js'
 import type { LedgerEntry } from './types.js'

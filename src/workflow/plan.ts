@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import type { Address, Hex } from 'viem'
+import { checkSubschema, isUnknownSchema, zodJsonSchema } from '../market/jsonSchema.js'
 import {
   MissingPathError,
   OverBudgetError,
@@ -9,9 +10,9 @@ import {
   UnboundedQuoteError,
   UnknownModelError,
 } from './errors.js'
-import { checkSubschema, isUnknownSchema, selectionSchema, zodJsonSchema } from './jsonSchema.js'
 import type { FlowNode, ModelTaskSpec } from './nodes.js'
 import { compileSelection, formatSelection } from './selection.js'
+import { selectionSchema } from './selectionSchema.js'
 import type { JSONSchema, ModelDirectory, ResolvedModel } from './types.js'
 import type { Workflow } from './workflow.js'
 

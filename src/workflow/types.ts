@@ -1,75 +1,14 @@
 import type { Address, Hex } from 'viem'
 
-/** A JSON Schema document (draft 2020-12, as `z.toJSONSchema` produces). Kept open on purpose. */
-export type JSONSchema = { readonly [key: string]: unknown } | boolean
-
-/** A model named by its marketplace id and a semver range, parsed from `'acme/ocr@^1.2'`. */
-export type ModelIdRef = { readonly id: string; readonly range: string }
-
-/** A model found by what it can do, within constraints. */
-export type CapabilityQuery = {
-  readonly capability: string
-  /** Refuse models that charge more than this per call (token base units). */
-  readonly maxPricePerCall?: bigint
-  /** Only models paid in this token. */
-  readonly token?: Address
-  /** Only versions in this semver range. */
-  readonly range?: string
-  /** Every one of these capabilities must be listed too. */
-  readonly alsoCapabilities?: readonly string[]
-}
-
-/** What a workflow step names: an id with a range, or a capability query. */
-export type ModelRef = ModelIdRef | CapabilityQuery
-
-/** A model as the marketplace lists it, pinned to one version. */
-export type ResolvedModel = {
-  readonly assetId: bigint
-  readonly id: string
-  readonly version: string
-  readonly capabilities: readonly string[]
-  readonly inputSchema: JSONSchema
-  readonly outputSchema: JSONSchema
-  readonly pricePerCall: bigint
-  readonly token: Address
-  readonly endpoint?: string
-}
-
-/** Resolves model references. The in-memory `createStaticDirectory` and the marketplace index implement it. */
-export type ModelDirectory = {
-  /** The best listed model for `ref`, or `undefined` when none fits. */
-  resolve(ref: ModelRef): Promise<ResolvedModel | undefined> | ResolvedModel | undefined
-}
-
-/** What a paid call returns besides the output: the provider's signed receipt of the charge. */
-export type PaidCallPayment = {
-  readonly laneId: Hex
-  readonly amount: bigint
-  readonly cumulative: bigint
-  readonly modelVersion: string
-  readonly inputHash: Hex
-  readonly outputHash: Hex
-  readonly providerSignature: Hex
-  readonly latencyMs: number
-  /** Opaque to the engine, handed back to the settler. Keep it JSON-serialisable (bigint allowed). */
-  readonly lane: unknown
-}
-
-export type PaidCallOptions = {
-  readonly runId: Hex
-  /** keccak256 over (runId, stepId, item): the same key must return the same response and never charge twice. */
-  readonly idempotencyKey: Hex
-  readonly stepId: string
-  readonly item: number
-  readonly signal: AbortSignal
-}
-
-export type PaidCallResult = { readonly output: unknown; readonly payment: PaidCallPayment }
-
-/** Calls a model and pays for it (the chain SDK implements it with lanes and vouchers). */
-export type PaidCaller = {
-  call(model: ResolvedModel, input: unknown, options: PaidCallOptions): Promise<PaidCallResult>
-}
+export type {
+  CapabilityQuery,
+  JSONSchema,
+  ModelDirectory,
+  ModelIdRef,
+  ModelRef,
+  ResolvedModel,
+} from '../market/directory.js'
+export type { PaidCaller, PaidCallOptions, PaidCallPayment, PaidCallResult } from '../models/paidCaller.js'
 
 /** One paid call as the run's attribution ledger holds it. */
 export type LedgerEntry = {

@@ -8,7 +8,7 @@ import {
   REVIEWS_CORPUS_ID,
   SENTIMENT_ID,
 } from '../../catalog/index.js'
-import { cardSchema, hashCard, termsFromCard } from '../../src/models/card.js'
+import { cardSchema, hashCard, termsFromCard } from '../../src/market/card.js'
 import { InvalidTermsError } from '../../src/models/errors.js'
 
 const alice = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { PNG } from 'pngjs'
 import { afterAll, describe, expect, test } from 'vitest'
 import { createOcrModel, loadSampleDocument, OCR_ID } from '../../catalog/index.js'
-import { cardSchema } from '../../src/models/card.js'
+import { cardSchema } from '../../src/market/card.js'
 import { InvalidModelInputError, ModelRunError } from '../../src/models/errors.js'
 
 const payee = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'

@@ -4,10 +4,10 @@ import type { Address } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
 import { type Devnet, startDevnet } from '../../src/chain/startDevnet.js'
+import { type Card, hashCard } from '../../src/market/card.js'
 import { createDiscoveryIndex, type DiscoveryIndex } from '../../src/market/createDiscoveryIndex.js'
 import { publishModel } from '../../src/market/publishModel.js'
 import { updateModel } from '../../src/market/updateModel.js'
-import { type Card, hashCard } from '../../src/models/card.js'
 import { defineModel } from '../../src/models/defineModel.js'
 
 let devnet: Devnet

@@ -6,13 +6,14 @@ import {
   canonicalJson,
   cardSchema,
   hashCard,
+  InvalidCardError,
   type ModelTerms,
+  NonCanonicalJsonError,
   parseCard,
   termsFromCard,
-} from '../../src/models/card.js'
+} from '../../src/market/card.js'
 import { type DefineModelParameters, defineModel } from '../../src/models/defineModel.js'
 import {
-  InvalidCardError,
   InvalidModelDefinitionError,
   InvalidModelInputError,
   InvalidModelOutputError,
@@ -21,7 +22,6 @@ import {
   ModelNotRunnableError,
   ModelRunError,
   ModelTimeoutError,
-  NonCanonicalJsonError,
 } from '../../src/models/errors.js'
 
 const alice = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createStaticDirectory } from '../../src/workflow/createStaticDirectory.js'
-import { checkSubschema, schemaAtPath } from '../../src/workflow/jsonSchema.js'
+import { createStaticDirectory } from '../../src/market/createStaticDirectory.js'
+import { checkSubschema, schemaAtPath } from '../../src/market/jsonSchema.js'
+import { satisfies } from '../../src/market/semver.js'
 import { parseModelRef } from '../../src/workflow/parseModelRef.js'
-import { satisfies } from '../../src/workflow/semver.js'
 import { listings, token } from './support/fixtures.js'
 
 describe('semver ranges', () => {

@@ -2,7 +2,7 @@ import type { Address } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { SimulatedClock } from 'xstate'
 import { z } from 'zod'
-import { createStaticDirectory } from '../../../src/workflow/createStaticDirectory.js'
+import { createStaticDirectory } from '../../../src/market/createStaticDirectory.js'
 import type { ResolvedModel } from '../../../src/workflow/types.js'
 import { createLocalCaller, createLocalSettler, flush, type Handler } from './local.js'
 

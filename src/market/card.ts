@@ -1,6 +1,7 @@
 import { type Address, type Hex, isAddress, keccak256, stringToBytes } from 'viem'
 import * as z from 'zod'
-import { InvalidCardError, NonCanonicalJsonError } from './errors.js'
+import { BaseError } from '../errors/base.js'
+import { formatIssues, type ValidationIssue } from '../errors/issues.js'
 
 /** The card format this module writes and reads. */
 export const CARD_SCHEMA = 'tributary.card/1' as const
@@ -324,4 +325,27 @@ export function canonicalJson(value: unknown): string {
  */
 export function hashCard(card: Card | Record<string, unknown>): Hex {
   return keccak256(stringToBytes(canonicalJson(card)))
+}
+
+/** An untrusted card failed validation. */
+export class InvalidCardError extends BaseError {
+  override name = 'InvalidCardError' as const
+  readonly issues: readonly ValidationIssue[]
+  constructor({ issues, source }: { issues: readonly ValidationIssue[]; source?: string | undefined }) {
+    super(
+      `card${source ? ` from ${source}` : ''} is not a valid tributary.card/1 document; the publisher must fix it`,
+      { metaMessages: formatIssues(issues) },
+    )
+    this.issues = issues
+  }
+}
+
+/** A value cannot be written as canonical JSON (bigint, function, non-finite number, cycle…). */
+export class NonCanonicalJsonError extends BaseError {
+  override name = 'NonCanonicalJsonError' as const
+  constructor({ path, reason }: { path: string; reason: string }) {
+    super(
+      `cannot write canonical JSON at ${path || '(root)'}: ${reason}; convert it to a JSON value first (amounts as decimal strings)`,
+    )
+  }
 }

@@ -1,6 +1,5 @@
-import { isCapabilityQuery } from './parseModelRef.js'
+import { isCapabilityQuery, type ModelDirectory, type ModelRef, type ResolvedModel } from './directory.js'
 import { compareVersions, parseVersion, type SemVer, satisfies } from './semver.js'
-import type { ModelDirectory, ModelRef, ResolvedModel } from './types.js'
 
 export type StaticDirectory = ModelDirectory & {
   /** Every listed model, in listing order. */
