@@ -24,6 +24,11 @@ export class BaseError extends Error {
   readonly shortMessage: string
   readonly details: string | undefined
   readonly metaMessages: readonly string[]
+  /**
+   * false when trying again cannot help (a policy refusal, a malformed request): the workflow runtime
+   * fails the step at once instead of retrying it. Undefined leaves the decision to the retry policy.
+   */
+  readonly retryable: boolean | undefined = undefined
 
   constructor(shortMessage: string, parameters: BaseErrorParameters = {}) {
     const details =

@@ -18,6 +18,7 @@ export type SpendPolicyRule =
  */
 export class SpendPolicyError extends BaseError {
   override name = 'SpendPolicyError' as const
+  override readonly retryable = false
   readonly rule: SpendPolicyRule
   readonly modelId: string
   constructor(rule: SpendPolicyRule, modelId: string, message: string, hint: string) {
@@ -44,6 +45,7 @@ export type ProviderErrorBody = {
  */
 export class ProviderCallError extends BaseError {
   override name = 'ProviderCallError' as const
+  override readonly retryable: boolean
   readonly status: number
   readonly code: string
   readonly body: ProviderErrorBody
@@ -56,6 +58,8 @@ export class ProviderCallError extends BaseError {
       ],
     })
     this.status = status
+    // a 4xx other than 429 is an answer about the request itself: sending it again cannot change it
+    this.retryable = status >= 500 || status === 429
     this.code = body.code ?? 'unknown'
     this.body = body
     this.url = url
@@ -115,6 +119,7 @@ export class ModelResolutionError extends BaseError {
 /** The 402 requirements do not fit this wallet (another chain or ledger, another model). */
 export class PaymentMismatchError extends BaseError {
   override name = 'PaymentMismatchError' as const
+  override readonly retryable = false
   readonly provider: string
   constructor(provider: string, reason: string) {
     super(`the provider at ${provider} asks to be paid in a way this wallet will not: ${reason}`, {

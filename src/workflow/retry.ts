@@ -1,3 +1,4 @@
+import { BaseError } from '../errors/base.js'
 import {
   BudgetExceededError,
   InvalidInputError,
@@ -26,8 +27,9 @@ export const defaultModelRetry: RetryPolicy = {
 }
 export const defaultFnRetry: RetryPolicy = { ...defaultModelRetry, maxAttempts: 1 }
 
-/** Errors the engine raises that no retry can cure. */
+/** Errors no retry can cure: the engine's own, and any tributary error that says it is not retryable. */
 const fatal = (e: unknown) =>
+  (e instanceof BaseError && e.retryable === false) ||
   e instanceof NonRetryableError ||
   e instanceof InvalidInputError ||
   e instanceof InvalidModelOutputError ||
