@@ -132,7 +132,9 @@ export { voucherDomain, voucherTypes } from './pay/voucher.js'
 export { withdraw } from './pay/withdraw.js'
 export { type ChainSettler, createChainSettler } from './workflow/createChainSettler.js'
 export {
+  createStaticDirectory,
   fn,
+  formatPlan,
   model,
   NonRetryableError,
   plan,
