@@ -23,7 +23,7 @@ import type { ResolvedModel } from '../src/workflow/types.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 2_000)
-const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 1_000)
+const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 2_000)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
 const CATALOG_CALLS = Number(process.env.BENCH_CATALOG_CALLS ?? 10)
 const PRICE = 10n
