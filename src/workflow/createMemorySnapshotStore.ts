@@ -1,6 +1,6 @@
 import type { Hex } from 'viem'
-import { canonicalJson, parseCanonicalJson } from './canonicalJson.js'
 import { SnapshotConflictError } from './errors.js'
+import { parseSnapshotJson, snapshotJson } from './snapshotJson.js'
 import type { RunSummary, SnapshotStore, StoredRun, VersionedRun } from './snapshotStore.js'
 
 /**
@@ -25,7 +25,7 @@ export function createMemorySnapshotStore(): SnapshotStore & { readonly blobCoun
         throw new SnapshotConflictError(run.runId, options.expectedVersion, current)
       const version = current + 1
       runs.set(key, {
-        text: canonicalJson({ ...run, version }),
+        text: snapshotJson({ ...run, version }),
         summary: {
           runId: run.runId,
           workflowId: run.workflowId,
@@ -39,7 +39,7 @@ export function createMemorySnapshotStore(): SnapshotStore & { readonly blobCoun
     },
     async load(runId) {
       const hit = runs.get(runId.toLowerCase() as Hex)
-      return hit ? parseCanonicalJson<VersionedRun>(hit.text) : undefined
+      return hit ? parseSnapshotJson<VersionedRun>(hit.text) : undefined
     },
     async list(filter = {}) {
       return [...runs.values()]

@@ -9,7 +9,6 @@ export {
   callPaidModel,
   type PaidCallDependencies,
 } from './callPaidModel.js'
-export { canonicalJson, hashJson, parseCanonicalJson } from './canonicalJson.js'
 export {
   compileWorkflow,
   type WorkflowMachine,
@@ -84,6 +83,7 @@ export {
   type SuspendedRun,
 } from './run.js'
 export type { RunPolicy } from './runtime.js'
+export { hashSnapshotJson, parseSnapshotJson, snapshotJson } from './snapshotJson.js'
 export type {
   BlobRef,
   RunStatus,

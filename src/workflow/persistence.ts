@@ -1,8 +1,8 @@
 import type { Hex } from 'viem'
 import { keccak256Hex } from '../pay/keccak.js'
-import { canonicalJson, parseCanonicalJson } from './canonicalJson.js'
 import { BlobNotFoundError } from './errors.js'
 import type { AttributionLedger } from './ledger.js'
+import { parseSnapshotJson, snapshotJson } from './snapshotJson.js'
 import type { BlobRef, SnapshotStore } from './snapshotStore.js'
 import type { LedgerEntry } from './types.js'
 
@@ -28,7 +28,7 @@ export class BlobWriter {
     if (typeof value !== 'object' && !big) return value
     let hash = typeof value === 'object' ? this.byObject.get(value) : this.byString.get(value as string)
     if (!hash) {
-      const text = canonicalJson(value)
+      const text = snapshotJson(value)
       hash = keccak256Hex(Buffer.from(text, 'utf8'))
       if (typeof value === 'object') this.byObject.set(value, hash)
       else this.byString.set(value as string, hash)
@@ -111,7 +111,7 @@ export async function hydrate(
     [...refs].map(async (h) => {
       const text = await store.getBlob(h)
       if (text === undefined) throw new BlobNotFoundError(h)
-      values.set(h, parseCanonicalJson(text))
+      values.set(h, parseSnapshotJson(text))
     }),
   )
   const read = (v: unknown) => (isRef(v) ? values.get(v.$blob) : v)

@@ -1,7 +1,7 @@
 import type { Hex } from 'viem'
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, hashJson } from './canonicalJson.js'
 import { SnapshotConflictError } from './errors.js'
+import { hashSnapshotJson, snapshotJson } from './snapshotJson.js'
 import type { SnapshotStore, StoredRun } from './snapshotStore.js'
 
 const id = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as Hex
@@ -149,21 +149,21 @@ export function describeSnapshotStoreConformance(
     it('stores blobs by content hash, idempotently, byte for byte', async () => {
       const store = await factory()
       const value = { text: 'é ✓ 日本', n: 1n, list: [1, 2, 3] }
-      const data = canonicalJson(value)
-      const hash = hashJson(value)
+      const data = snapshotJson(value)
+      const hash = hashSnapshotJson(value)
       await store.putBlob(hash, data)
       await store.putBlob(hash, data)
       expect(await store.getBlob(hash)).toBe(data)
       expect(await store.getBlob(hash.toUpperCase().replace('0X', '0x') as Hex)).toBe(data)
       const big = 'x'.repeat(1 << 20)
-      await store.putBlob(hashJson(big), canonicalJson(big))
-      expect((await store.getBlob(hashJson(big)))?.length).toBe(canonicalJson(big).length)
+      await store.putBlob(hashSnapshotJson(big), snapshotJson(big))
+      expect((await store.getBlob(hashSnapshotJson(big)))?.length).toBe(snapshotJson(big).length)
     })
 
     it('keeps blobs when a run is deleted (they may be shared)', async () => {
       const store = await factory()
-      const data = canonicalJson({ shared: true })
-      const hash = hashJson({ shared: true })
+      const data = snapshotJson({ shared: true })
+      const hash = hashSnapshotJson({ shared: true })
       await store.putBlob(hash, data)
       await store.save(sampleRun(30))
       await store.delete(id(30))

@@ -1,9 +1,9 @@
 import type { Hex } from 'viem'
 import type { z } from 'zod'
-import { hashJson } from './canonicalJson.js'
 import { WorkflowDefinitionError } from './errors.js'
 import type { AnyTask, FlowNode, Guard, SeqNode, Task, TaskNode } from './nodes.js'
 import { recordSelection, type Selection } from './selection.js'
+import { hashSnapshotJson } from './snapshotJson.js'
 
 /** What a mapping, a guard or a map's list selector sees. */
 export type Scope<I, S, M> = { readonly input: I; readonly steps: S } & M
@@ -355,7 +355,7 @@ function finish<W extends z.ZodType, O>(state: FlowState, output: Selection): Wo
     inputSchema: state.schema as W,
     root,
     output,
-    fingerprint: hashJson(['tributary.workflow/1', state.id, structure(root), output]),
+    fingerprint: hashSnapshotJson(['tributary.workflow/1', state.id, structure(root), output]),
   }
 }
 

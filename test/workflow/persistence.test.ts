@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { canonicalJson, hashJson } from '../../src/workflow/canonicalJson.js'
 import { createMemorySnapshotStore } from '../../src/workflow/createMemorySnapshotStore.js'
 import { InvalidInputError, NotWaitingError, WorkflowMismatchError } from '../../src/workflow/errors.js'
 import { fn } from '../../src/workflow/fn.js'
 import { model } from '../../src/workflow/model.js'
 import { receiptRoot } from '../../src/workflow/receipt.js'
 import { resume, run } from '../../src/workflow/run.js'
+import { hashSnapshotJson, snapshotJson } from '../../src/workflow/snapshotJson.js'
 import type { PaidCaller } from '../../src/workflow/types.js'
 import { workflow } from '../../src/workflow/workflow.js'
 import { Count, setup, Text } from './support/fixtures.js'
@@ -207,13 +207,13 @@ describe('restore after a stop half-way', () => {
     const r = await run(wf, { doc: big }, { store })
     if (r.status !== 'suspended') throw new Error(r.status)
     const stored = await store.load(r.runId)
-    const text = canonicalJson(stored)
+    const text = snapshotJson(stored)
     expect(text.length).toBeLessThan(2_000)
     expect(text).not.toContain('word word')
     const inputRef = (stored as unknown as { machine: { context: { input: { $blob: string } } } }).machine
       .context.input.$blob
-    expect(inputRef).toBe(hashJson({ doc: big }))
-    expect(await store.getBlob(inputRef as `0x${string}`)).toBe(canonicalJson({ doc: big }))
+    expect(inputRef).toBe(hashSnapshotJson({ doc: big }))
+    expect(await store.getBlob(inputRef as `0x${string}`)).toBe(snapshotJson({ doc: big }))
     const done = await resume(wf, { runId: r.runId, step: 'ok', payload: { ok: true } }, { store })
     expect(done.status === 'succeeded' && done.output).toEqual({ extra: big.length, ok: true })
   })

@@ -8,8 +8,8 @@ import {
   recoverMessageAddress,
   stringToBytes,
 } from 'viem'
-import { canonicalJson } from '../../../src/workflow/canonicalJson.js'
 import { receiptRoot } from '../../../src/workflow/receipt.js'
+import { snapshotJson } from '../../../src/workflow/snapshotJson.js'
 import type {
   LedgerEntry,
   PaidCaller,
@@ -67,8 +67,8 @@ export function createLocalCaller(parameters: {
       )
       const cumulative = (lanes.get(laneId) ?? 0n) + model.pricePerCall
       lanes.set(laneId, cumulative)
-      const inputHash = keccak256(stringToBytes(canonicalJson(input)))
-      const outputHash = keccak256(stringToBytes(canonicalJson(output)))
+      const inputHash = keccak256(stringToBytes(snapshotJson(input)))
+      const outputHash = keccak256(stringToBytes(snapshotJson(output)))
       const providerSignature = await parameters.provider.signMessage({
         message: { raw: digestOf(laneId, cumulative, options.idempotencyKey, inputHash, outputHash) },
       })

@@ -2,15 +2,16 @@ import type { Hex } from 'viem'
 import { keccak256Hex } from '../pay/keccak.js'
 
 /**
- * Serialises a value to canonical JSON: object keys sorted, `bigint` written as `{"$bigint":"<decimal>"}`,
+ * Serialises a run's values for snapshots and blobs: canonical JSON (object keys sorted) where `bigint` is written as
+ * `{"$bigint":"<decimal>"}`,
  * `undefined` object members dropped. The same value always gives the same bytes, so hashes are stable.
  *
  * @example
  * ```ts
- * canonicalJson({ b: 1n, a: 'x' }) // '{"a":"x","b":{"$bigint":"1"}}'
+ * snapshotJson({ b: 1n, a: 'x' }) // '{"a":"x","b":{"$bigint":"1"}}'
  * ```
  */
-export function canonicalJson(value: unknown): string {
+export function snapshotJson(value: unknown): string {
   return write(value)
 }
 
@@ -48,14 +49,14 @@ function write(value: unknown): string {
 }
 
 /**
- * Parses what `canonicalJson` wrote, restoring `bigint` and byte values.
+ * Parses what `snapshotJson` wrote, restoring `bigint` and byte values.
  *
  * @example
  * ```ts
- * parseCanonicalJson('{"a":{"$bigint":"5"}}') // { a: 5n }
+ * parseSnapshotJson('{"a":{"$bigint":"5"}}') // { a: 5n }
  * ```
  */
-export function parseCanonicalJson<T = unknown>(text: string): T {
+export function parseSnapshotJson<T = unknown>(text: string): T {
   return JSON.parse(text, (_k, v) => {
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       const keys = Object.keys(v)
@@ -73,9 +74,9 @@ export function parseCanonicalJson<T = unknown>(text: string): T {
  *
  * @example
  * ```ts
- * const ref = hashJson({ text: 'hello' }) // 0x…
+ * const ref = hashSnapshotJson({ text: 'hello' }) // 0x…
  * ```
  */
-export function hashJson(value: unknown): Hex {
-  return keccak256Hex(Buffer.from(canonicalJson(value), 'utf8'))
+export function hashSnapshotJson(value: unknown): Hex {
+  return keccak256Hex(Buffer.from(snapshotJson(value), 'utf8'))
 }
