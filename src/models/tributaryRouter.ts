@@ -373,9 +373,8 @@ export function tributaryRouter(
     send(res, 402, body, { [PAYMENT_REQUIRED_HEADER]: encodeHeader(body) })
   }
 
-  const invoke = async (req: Request, res: Response) => {
+  const invoke = async (req: Request, res: Response, id: string) => {
     const started = performance.now()
-    const id = `${req.params.publisher}/${req.params.name}`
     const m = byId.get(id)
     if (!m?.runnable)
       return fail(
@@ -886,6 +885,19 @@ export function tributaryRouter(
 
   const router = express.Router() as TributaryRouter
 
+  // every call takes this path: matched once here, not through each route's path and param handling
+  router.use((req, res, next) => {
+    const match = req.method === 'POST' ? INVOKE_PATH.exec(req.url) : null
+    const publisher = match ? decodeSegment(match[1] as string) : undefined
+    const name = match ? decodeSegment(match[2] as string) : undefined
+    if (publisher === undefined || name === undefined) return next()
+    invoke(req, res, `${publisher}/${name}`).catch((err) => {
+      onError(err)
+      if (!res.headersSent)
+        fail(res, 500, 'internal_error', 'the provider failed to handle the call; it was not charged')
+    })
+  })
+
   router.get(CARDS_PATH, (req, res) => {
     send(res, 200, { cards: [...byId.values()].map((m) => cardOf(m, req)) })
   })
@@ -900,7 +912,7 @@ export function tributaryRouter(
     send(res, hl.ok ? 200 : 503, hl.body)
   })
   router.post('/models/:publisher/:name/invoke', (req, res) => {
-    invoke(req, res).catch((err) => {
+    invoke(req, res, `${req.params.publisher}/${req.params.name}`).catch((err) => {
       onError(err)
       if (!res.headersSent)
         fail(res, 500, 'internal_error', 'the provider failed to handle the call; it was not charged')
@@ -976,6 +988,20 @@ export function tributaryRouter(
   }
   Object.defineProperty(router, 'provider', { value: controls, enumerable: true })
   return router
+}
+
+// POST /models/<publisher>/<name>/invoke as Express matches it: case-insensitive, an optional trailing
+// slash, any query string
+const INVOKE_PATH = /^\/models\/([^/?#]+)\/([^/?#]+)\/invoke\/?(?:\?|$)/i
+
+/** A path segment as Express decodes a parameter; undefined when it is not valid percent-encoding. */
+function decodeSegment(segment: string): string | undefined {
+  if (!segment.includes('%')) return segment
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
 }
 
 // formats of the payment's fields, compiled once (a regex literal inside a function is a new object per call)
