@@ -156,7 +156,10 @@ export async function callModel<T = unknown>(
   let failures = 0
   let payActions = 0
   let lane: ClientLane | undefined =
-    target.assetId !== undefined ? await cachedLane(wallet, target.assetId) : undefined
+    target.assetId !== undefined
+      ? (wallet.state.lanes.get(laneKeyOf(wallet, target.assetId)) ??
+        (await cachedLane(wallet, target.assetId)))
+      : undefined
   let voucher: bigint | undefined
   let sentVoucher = false
   const signatures = new Map<bigint, Hex>()

@@ -299,5 +299,13 @@ export function laneCapFor(
 }
 
 /** @internal The key of a wallet's lane on a model. */
-export const laneKeyOf = (wallet: Wallet, assetId: bigint) =>
-  `${wallet.address.toLowerCase()}:${wallet.client.chain.id}:${wallet.client.addresses.ledger.toLowerCase()}:${assetId}`
+export const laneKeyOf = (wallet: Wallet, assetId: bigint) => {
+  // the prefix is fixed per wallet: built once, not on every call
+  let prefix = laneKeyPrefixes.get(wallet)
+  if (prefix === undefined) {
+    prefix = `${wallet.address.toLowerCase()}:${wallet.client.chain.id}:${wallet.client.addresses.ledger.toLowerCase()}:`
+    laneKeyPrefixes.set(wallet, prefix)
+  }
+  return `${prefix}${assetId}`
+}
+const laneKeyPrefixes = new WeakMap<Wallet, string>()

@@ -7,6 +7,10 @@ const agents = {
   https: new https.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 30_000 }),
 }
 
+type ParsedUrl = { protocol: string; hostname: string; port: string; path: string }
+/** Endpoints parsed once: a client calls the same few URLs over and over. */
+const parsedUrls = new Map<string, ParsedUrl>()
+
 export type HttpResponse = { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
 
 /** A request failed before an answer arrived (refused, reset, aborted, too large). */
@@ -35,12 +39,22 @@ export function httpRequest(
   },
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    let u: URL
-    try {
-      u = new URL(url)
-    } catch (err) {
-      reject(new HttpTransportError(`not a URL: ${url}`, 'EINVALIDURL', err))
-      return
+    let u: ParsedUrl | undefined = parsedUrls.get(url)
+    if (!u) {
+      try {
+        const parsed = new URL(url)
+        u = {
+          protocol: parsed.protocol,
+          hostname: parsed.hostname.replace(/^\[|\]$/g, ''),
+          port: parsed.port,
+          path: `${parsed.pathname}${parsed.search}`,
+        }
+      } catch (err) {
+        reject(new HttpTransportError(`not a URL: ${url}`, 'EINVALIDURL', err))
+        return
+      }
+      if (parsedUrls.size >= 1_000) parsedUrls.clear()
+      parsedUrls.set(url, u)
     }
     const secure = u.protocol === 'https:'
     if (!secure && u.protocol !== 'http:') {
@@ -54,9 +68,9 @@ export function httpRequest(
     const req = (secure ? https : http).request(
       {
         protocol: u.protocol,
-        hostname: u.hostname.replace(/^\[|\]$/g, ''),
+        hostname: u.hostname,
         port: u.port,
-        path: `${u.pathname}${u.search}`,
+        path: u.path,
         method: o.method,
         headers,
         agent: secure ? agents.https : agents.http,
