@@ -106,7 +106,8 @@ export function voucherHasher(chainId: number, ledger: Address): VoucherHasher {
 /** 32 bytes of a 0x-prefixed hex string, through Buffer's native decoder. */
 export function bytes32(h: Hex): Uint8Array {
   const b = Buffer.from(h.slice(2), 'hex')
-  if (b.length !== 32 || h.length !== 66) throw new TypeError(`not a 32-byte hex value: ${h}`)
+  if (b.length !== 32 || h.length !== 66 || !h.startsWith('0x'))
+    throw new TypeError(`not a 32-byte hex value: ${h}`)
   return b
 }
 
