@@ -1,4 +1,5 @@
-import { type Address, encodeAbiParameters, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
+import { type Address, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
+import { digestBuffer, domainSeparatorOf, perDomain } from './eip712.js'
 import { type KeccakPrefix, keccak256Bytes, keccak256Prefix, keccak256Resume } from './keccak.js'
 import { bytes32, writeUint256 } from './voucher.js'
 
@@ -44,9 +45,6 @@ export function callReceiptDomain(chainId: number, ledger: Address) {
   return { name: 'tributary-receipt', version: '1', chainId, verifyingContract: ledger } as const
 }
 
-const DOMAIN_TYPEHASH = keccak256(
-  toBytes('EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)'),
-)
 const RECEIPT_TYPEHASH = hexToBytes(
   keccak256(
     toBytes(
@@ -58,12 +56,6 @@ const RECEIPT_TYPEHASH = hexToBytes(
 /** Computes receipt digests with the domain separator and string hashes cached. */
 export type CallReceiptHasher = { digest(r: CallReceipt): Uint8Array; domainSeparator: Hex }
 
-const hashers = new Map<string, CallReceiptHasher>()
-let lastHit: { chainId: number; ledger: string; h: CallReceiptHasher | undefined } = {
-  chainId: -1,
-  ledger: '',
-  h: undefined,
-}
 const stringHashes = new Map<string, Uint8Array>()
 const hashString = (s: string) => {
   let h = stringHashes.get(s)
@@ -79,38 +71,11 @@ const hashString = (s: string) => {
  * The cached digest computer for receipts on (chainId, ledger); agrees with viem's `hashTypedData` over
  * {@link callReceiptTypes} and {@link callReceiptDomain}.
  */
-export function callReceiptHasher(chainId: number, ledger: Address): CallReceiptHasher {
-  if (chainId === lastHit.chainId && ledger === lastHit.ledger && lastHit.h) return lastHit.h
-  const key = `${chainId}:${ledger.toLowerCase()}`
-  let h = hashers.get(key)
-  if (h) {
-    lastHit = { chainId, ledger, h }
-    return h
-  }
-  const domainSeparator = keccak256(
-    encodeAbiParameters(
-      [
-        { type: 'bytes32' },
-        { type: 'bytes32' },
-        { type: 'bytes32' },
-        { type: 'uint256' },
-        { type: 'address' },
-      ],
-      [
-        DOMAIN_TYPEHASH,
-        keccak256(toBytes('tributary-receipt')),
-        keccak256(toBytes('1')),
-        BigInt(chainId),
-        ledger,
-      ],
-    ),
-  )
+export const callReceiptHasher = perDomain((chainId: number, ledger: Address): CallReceiptHasher => {
+  const domainSeparator = domainSeparatorOf('tributary-receipt', '1', chainId, ledger)
   const struct = new Uint8Array(320)
   struct.set(RECEIPT_TYPEHASH, 0)
-  const outer = new Uint8Array(66)
-  outer[0] = 0x19
-  outer[1] = 0x01
-  outer.set(hexToBytes(domainSeparator), 2)
+  const outer = digestBuffer(domainSeparator)
   const last: { laneId: string; assetId: bigint; model: string; version: string } = {
     laneId: '',
     assetId: -1n,
@@ -118,7 +83,7 @@ export function callReceiptHasher(chainId: number, ledger: Address): CallReceipt
     version: '',
   }
   let head: KeccakPrefix | undefined
-  h = {
+  return {
     domainSeparator,
     digest(r) {
       // the lane, asset, model and version repeat call after call: they fill the struct's first block
@@ -150,6 +115,4 @@ export function callReceiptHasher(chainId: number, ledger: Address): CallReceipt
       return keccak256Bytes(outer)
     },
   }
-  hashers.set(key, h)
-  return h
-}
+})

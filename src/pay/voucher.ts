@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
-import { type Address, bytesToHex, encodeAbiParameters, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
+import { type Address, bytesToHex, type Hex, hexToBytes, keccak256, toBytes } from 'viem'
 import { BaseError } from '../errors/base.js'
+import { digestBuffer, domainSeparatorOf, perDomain } from './eip712.js'
 import { keccak256Bytes } from './keccak.js'
 
 /** EIP-712 types of a voucher: the cumulative amount the payer owes on a lane. */
@@ -39,9 +40,6 @@ export function nativeSecp256k1(): Secp | null {
   return secp
 }
 
-const DOMAIN_TYPEHASH = keccak256(
-  toBytes('EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)'),
-)
 const VOUCHER_TYPEHASH = hexToBytes(keccak256(toBytes('Voucher(bytes32 laneId,uint256 cumulative)')))
 const SECP_N_HALF = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
 
@@ -51,43 +49,15 @@ const SECP_N_HALF = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f4668
  */
 export type VoucherHasher = { digest(laneId: Hex, cumulative: bigint): Uint8Array; domainSeparator: Hex }
 
-const hashers = new Map<string, VoucherHasher>()
-let lastHit: { chainId: number; ledger: string; h: VoucherHasher | undefined } = {
-  chainId: -1,
-  ledger: '',
-  h: undefined,
-}
-
 /** The cached digest computer for a (chainId, ledger). Agrees with viem's `hashTypedData`. */
-export function voucherHasher(chainId: number, ledger: Address): VoucherHasher {
-  if (chainId === lastHit.chainId && ledger === lastHit.ledger && lastHit.h) return lastHit.h
-  const key = `${chainId}:${ledger.toLowerCase()}`
-  let h = hashers.get(key)
-  if (h) {
-    lastHit = { chainId, ledger, h }
-    return h
-  }
-  const domainSeparator = keccak256(
-    encodeAbiParameters(
-      [
-        { type: 'bytes32' },
-        { type: 'bytes32' },
-        { type: 'bytes32' },
-        { type: 'uint256' },
-        { type: 'address' },
-      ],
-      [DOMAIN_TYPEHASH, keccak256(toBytes('tributary')), keccak256(toBytes('1')), BigInt(chainId), ledger],
-    ),
-  )
+export const voucherHasher = perDomain((chainId: number, ledger: Address): VoucherHasher => {
+  const domainSeparator = domainSeparatorOf('tributary', '1', chainId, ledger)
   const struct = new Uint8Array(96)
   struct.set(VOUCHER_TYPEHASH, 0)
-  const outer = new Uint8Array(66)
-  outer[0] = 0x19
-  outer[1] = 0x01
-  outer.set(hexToBytes(domainSeparator), 2)
+  const outer = digestBuffer(domainSeparator)
   // a payer signs many vouchers on one lane: decode its id only when it changes
   let lastLane = ''
-  h = {
+  return {
     domainSeparator,
     digest(laneId, cumulative) {
       if (laneId !== lastLane) {
@@ -99,9 +69,7 @@ export function voucherHasher(chainId: number, ledger: Address): VoucherHasher {
       return keccak256Bytes(outer)
     },
   }
-  hashers.set(key, h)
-  return h
-}
+})
 
 /** 32 bytes of a 0x-prefixed hex string, through Buffer's native decoder. */
 export function bytes32(h: Hex): Uint8Array {
