@@ -722,26 +722,16 @@ export function tributaryRouter(
     let t = responseTemplates.get(l)
     if (t?.model !== m) {
       const slot = (name: string) => `\u0000${name}\u0000`
-      const response: LanePaymentResponse = {
-        x402Version: X402_VERSION,
-        scheme: LANE_SCHEME,
-        success: true,
-        network,
-        payer: l.lane.payer,
-        provider: (client as TributaryClient).account.address,
-        receipt: {
-          laneId: r.laneId,
-          assetId: r.assetId.toString(),
-          model: r.model,
-          version: r.version,
-          inputHash: slot('i') as Hex,
-          outputHash: slot('o') as Hex,
-          amount: slot('a'),
-          cumulative: slot('c'),
-          voucher: slot('v'),
-        },
-        signature: slot('s') as Hex,
-      }
+      // the response with a marker in each per-call field, through the same builder as the fallback
+      const slotted = {
+        ...r,
+        inputHash: slot('i'),
+        outputHash: slot('o'),
+        amount: slot('a'),
+        cumulative: slot('c'),
+        voucher: slot('v'),
+      } as unknown as CallReceipt
+      const response = wireResponse(l, slotted, slot('s') as Hex)
       // JSON writes the NUL of each slot as \u0000, which ids, versions and addresses never contain
       t = { model: m, parts: JSON.stringify(response).split(/\\u0000[ioacvs]\\u0000/) }
       responseTemplates.set(l, t)
