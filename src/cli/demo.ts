@@ -186,7 +186,7 @@ export async function runDemo(flags: DemoFlags): Promise<{ ok: boolean; report?:
     const input = { image, maxSentences: 2 }
     const budget = 50_000n
     const quote = await plan(documentIntelligence, { directory: index, budget })
-    if (!flags.json) process.stderr.write(`${formatPlan(quote)}\n`)
+    if (!flags.json) process.stderr.write(`${formatPlan(quote, { warnings: 'count' })}\n`)
 
     say('running document-intelligence: image → OCR → language → (review sentiment ∥ entities) → summary')
     const result = await run(documentIntelligence, input as never, {

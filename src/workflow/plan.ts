@@ -422,14 +422,14 @@ export async function plan(workflow: Workflow, parameters: PlanParameters = {}):
 
 /**
  * Renders a plan as text: every step with its model, price and worst-case cost, the total against the budget, and
- * the warnings.
+ * the warnings (listed, or only counted with `{ warnings: 'count' }`).
  *
  * @example
  * ```ts
  * console.log(formatPlan(await plan(docs, { directory, budget: 500n })))
  * ```
  */
-export function formatPlan(p: Plan): string {
+export function formatPlan(p: Plan, options: { warnings?: 'list' | 'count' | undefined } = {}): string {
   const lines = [`plan for workflow "${p.workflowId}" (${p.fingerprint.slice(0, 10)}…)`, '']
   for (const s of p.steps) {
     const m = p.models.get(s.stepId)
@@ -445,7 +445,12 @@ export function formatPlan(p: Plan): string {
     lines.push(
       `  ${q.id}@${q.version} (asset ${q.assetId}, token ${q.token}): ≤${q.maxCalls} × ${q.pricePerCall} = ≤${q.maxCost}`,
     )
-  if (p.warnings.length) {
+  if (p.warnings.length && options.warnings === 'count') {
+    lines.push(
+      '',
+      `${p.warnings.length} value constraints (length, pattern, bounds) are checked at run time, before paying`,
+    )
+  } else if (p.warnings.length) {
     lines.push('', 'warnings (checked at run time):')
     for (const w of p.warnings) lines.push(`  - ${w.stepId}${w.path ? ` at ${w.path}` : ''}: ${w.message}`)
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { createStaticDirectory } from '../../src/market/createStaticDirectory.js'
 import { dryRun } from '../../src/workflow/dryRun.js'
 import {
   MissingAdapterError,
@@ -268,5 +269,36 @@ describe('planner', () => {
       /does not match its schema/,
     )
     expect(a.stats.calls).toBe(0)
+  })
+})
+
+describe('formatPlan', () => {
+  it('lists warnings, or only counts them', async () => {
+    // the model asks for at least one character: a plain z.string() input cannot promise that
+    const directory = createStaticDirectory([
+      {
+        assetId: 9n,
+        id: 'acme/strict',
+        version: '1.0.0',
+        capabilities: ['strict'],
+        inputSchema: z.toJSONSchema(z.object({ text: z.string().min(1) })),
+        outputSchema: z.toJSONSchema(Text),
+        pricePerCall: 1n,
+        token: '0x00000000000000000000000000000000000000aa',
+      },
+    ])
+    const wf = workflow({ id: 'w', input: z.object({ text: z.string() }) })
+      .step('strict', model('acme/strict@^1', { input: Text, output: Text }), ($) => ({ text: $.input.text }))
+      .output(($) => $.steps.strict)
+    const p = await plan(wf, { directory, budget: 1_000n })
+    expect(p.warnings.length).toBeGreaterThan(0)
+    expect(formatPlan(p)).toMatch(/warnings \(checked at run time\):\n {2}- strict at \/text: .*minLength/)
+    const counted = formatPlan(p, { warnings: 'count' })
+    expect(counted).not.toMatch(/minLength/)
+    expect(counted).toMatch(
+      new RegExp(
+        `\n${p.warnings.length} value constraints \\(length, pattern, bounds\\) are checked at run time`,
+      ),
+    )
   })
 })
