@@ -15,7 +15,7 @@ import { getLane } from '../../src/pay/getLane.js'
 import type { Lane } from '../../src/pay/lane.js'
 import { settleRun } from '../../src/pay/settleRun.js'
 import type { ResolvedModel } from '../../src/workflow/types.js'
-import { reverseModel, shoutModel } from './fixtures/models.js'
+import { resolvedOf, reverseModel, shoutModel } from './fixtures/models.js'
 
 let devnet: Devnet
 let provider: TributaryClient
@@ -41,17 +41,8 @@ const escrow = (who: Address) =>
   })
 const blockNumber = () => provider.publicClient.getBlockNumber()
 
-const resolved = (m: ModelDefinition): ResolvedModel => ({
-  assetId: assetIds[m.id] as bigint,
-  id: m.id,
-  version: m.version,
-  capabilities: m.card.capabilities,
-  inputSchema: m.card.input ?? {},
-  outputSchema: m.card.output ?? {},
-  pricePerCall: m.terms.pricePerCall,
-  token,
-  endpoint: server.endpoint(m.id),
-})
+const resolved = (m: ModelDefinition): ResolvedModel =>
+  resolvedOf(m, { assetId: assetIds[m.id] as bigint, token, endpoint: server.endpoint(m.id) })
 
 beforeAll(async () => {
   devnet = await startDevnet({ accounts: 8 })

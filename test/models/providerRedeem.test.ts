@@ -14,7 +14,7 @@ import { serveModels } from '../../src/models/serveModels.js'
 import { getLane } from '../../src/pay/getLane.js'
 import { settleRun } from '../../src/pay/settleRun.js'
 import type { ResolvedModel } from '../../src/workflow/types.js'
-import { shoutModel, slowModel } from './fixtures/models.js'
+import { resolvedOf, shoutModel, slowModel } from './fixtures/models.js'
 
 let devnet: Devnet
 let provider: TributaryClient
@@ -93,17 +93,7 @@ describe('a provider killed in the middle of a call', () => {
     const payer = devnet.client(2)
     const wallet = createWallet({ client: payer, lanes: { calls: 10 } })
     const first = await startChild(assetId)
-    const resolved = (endpoint: string): ResolvedModel => ({
-      assetId,
-      id: model.id,
-      version: model.version,
-      capabilities: model.card.capabilities,
-      inputSchema: model.card.input ?? {},
-      outputSchema: model.card.output ?? {},
-      pricePerCall: model.terms.pricePerCall,
-      token,
-      endpoint,
-    })
+    const resolved = (endpoint: string): ResolvedModel => resolvedOf(model, { assetId, token, endpoint })
 
     const call = callModel(resolved(first.endpoint), { ms: 10_000 }, { wallet, retries: 0 })
     call.catch(() => undefined)
@@ -160,15 +150,8 @@ describe('a provider that redeems alone', () => {
       const payer = devnet.client(3)
       const wallet = createWallet({ client: payer, lanes: { calls: 20 } })
       const resolved: ResolvedModel = {
-        assetId,
-        id: model.id,
-        version: model.version,
-        capabilities: model.card.capabilities,
-        inputSchema: model.card.input ?? {},
-        outputSchema: model.card.output ?? {},
+        ...resolvedOf(model, { assetId, token, endpoint: server.endpoint(model.id) }),
         pricePerCall: price,
-        token,
-        endpoint: server.endpoint(model.id),
       }
       for (const text of ['a', 'b']) await callModel(resolved, { text }, { wallet })
       await expect(callModel(resolved, { text: 'boom' }, { wallet, retries: 0 })).rejects.toMatchObject({
@@ -219,15 +202,8 @@ describe('a lane near its expiry', () => {
       // lanes of this wallet live ten minutes: inside the provider's one-hour window from the start
       const wallet = createWallet({ client: payer, lanes: { calls: 10, ttlSeconds: 600 } })
       const resolved: ResolvedModel = {
-        assetId,
-        id: model.id,
-        version: model.version,
-        capabilities: model.card.capabilities,
-        inputSchema: model.card.input ?? {},
-        outputSchema: model.card.output ?? {},
+        ...resolvedOf(model, { assetId, token, endpoint: server.endpoint(model.id) }),
         pricePerCall: 700n,
-        token,
-        endpoint: server.endpoint(model.id),
       }
       await callModel(resolved, { text: 'x' }, { wallet })
       await callModel(resolved, { text: 'y' }, { wallet })

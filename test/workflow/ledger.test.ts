@@ -70,39 +70,8 @@ describe('attribution ledger', () => {
 describe('receipt Merkle tree', () => {
   it('leaf is keccak256 of the documented packed encoding', () => {
     const e: LedgerEntry = { index: 0, ...record(0) }
-    const expected = keccak256(
-      encodePacked(
-        [
-          'bytes32',
-          'uint256',
-          'bytes32',
-          'uint128',
-          'uint128',
-          'bytes32',
-          'bytes32',
-          'uint32',
-          'uint16',
-          'bytes',
-          'string',
-        ],
-        [
-          e.idempotencyKey,
-          1n,
-          e.laneId,
-          10n,
-          10n,
-          e.inputHash,
-          e.outputHash,
-          3,
-          65,
-          e.providerSignature,
-          '1.0.0',
-        ],
-      ),
-    )
-    expect(receiptLeaf(e)).toBe(expected)
-    const big = { ...e, assetId: 2n ** 200n + 7n, amount: 2n ** 100n, cumulative: 2n ** 127n }
-    expect(receiptLeaf(big)).toBe(
+    // the encoding as documented, written independently of receiptLeaf
+    const documented = (x: LedgerEntry) =>
       keccak256(
         encodePacked(
           [
@@ -119,21 +88,31 @@ describe('receipt Merkle tree', () => {
             'string',
           ],
           [
-            e.idempotencyKey,
-            big.assetId,
-            e.laneId,
-            big.amount,
-            big.cumulative,
-            e.inputHash,
-            e.outputHash,
-            3,
-            65,
-            e.providerSignature,
-            '1.0.0',
+            x.idempotencyKey,
+            x.assetId,
+            x.laneId,
+            x.amount,
+            x.cumulative,
+            x.inputHash,
+            x.outputHash,
+            x.latencyMs,
+            (x.providerSignature.length - 2) / 2,
+            x.providerSignature,
+            x.modelVersion,
           ],
         ),
-      ),
-    )
+      )
+    expect([e.assetId, e.amount, e.cumulative, e.latencyMs, e.modelVersion]).toEqual([
+      1n,
+      10n,
+      10n,
+      3,
+      '1.0.0',
+    ])
+    expect((e.providerSignature.length - 2) / 2).toBe(65)
+    expect(receiptLeaf(e)).toBe(documented(e))
+    const big = { ...e, assetId: 2n ** 200n + 7n, amount: 2n ** 100n, cumulative: 2n ** 127n }
+    expect(receiptLeaf(big)).toBe(documented(big))
     expect(() => receiptLeaf({ ...e, amount: 1n << 128n })).toThrow(RangeError)
   })
 
