@@ -81,7 +81,10 @@ export type CallPayment = {
   modelVersion: string
   inputHash: Hex
   outputHash: Hex
+  /** The provider's signature over the root of the batch of receipts this one was signed in. */
   providerSignature: Hex
+  /** The receipt's Merkle proof up to that root (empty when it was signed alone); see `verifyCallReceipt`. */
+  receiptProof: Hex[]
   provider: Address
   receipt: CallReceipt
 }
@@ -539,7 +542,13 @@ async function checkReceipt(
 ): Promise<CallPayment> {
   const r = decodeHeader(header) as LanePaymentResponse | undefined
   const bad = (why: string) => new ReceiptVerificationError(target.endpoint, why)
-  if (!r || r.scheme !== LANE_SCHEME || !r.receipt || typeof r.signature !== 'string')
+  if (
+    !r ||
+    r.scheme !== LANE_SCHEME ||
+    !r.receipt ||
+    typeof r.signature !== 'string' ||
+    !Array.isArray(r.proof)
+  )
     throw bad('the PAYMENT-RESPONSE header is malformed')
   const w = r.receipt
   let receipt: CallReceipt
@@ -578,7 +587,13 @@ async function checkReceipt(
   if (receipt.cumulative > lane.signed)
     throw bad(`it claims ${receipt.cumulative} charged on the lane, more than the ${lane.signed} signed`)
   const c = wallet.client
-  const check = { chainId: c.chain.id, ledger: c.addresses.ledger, receipt, signature: r.signature }
+  const check = {
+    chainId: c.chain.id,
+    ledger: c.addresses.ledger,
+    receipt,
+    signature: r.signature,
+    proof: r.proof,
+  }
   const v = verifyCallReceiptNative(check) ?? (await verifyCallReceipt(check))
   if (!v.valid) throw bad(v.message)
   if (!(await speaksFor(wallet, receipt.assetId, v.signer)))
@@ -595,6 +610,7 @@ async function checkReceipt(
     inputHash,
     outputHash: receipt.outputHash,
     providerSignature: r.signature,
+    receiptProof: r.proof,
     provider: checksummed(v.signer),
     receipt,
   }

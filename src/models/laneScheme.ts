@@ -115,7 +115,10 @@ export type LanePaymentResponse = {
   /** The address that signed the receipt. */
   provider: Address
   receipt: WireCallReceipt
+  /** The provider's EIP-712 `CallReceipts(bytes32 root)` signature over the batch the receipt was signed in. */
   signature: Hex
+  /** The receipt's sorted-pair Merkle proof up to that root (empty when it was signed alone). */
+  proof: Hex[]
 }
 
 /** Why a call was refused or failed, as the `code` of every JSON error body. */

@@ -5,8 +5,12 @@ import type { TributaryClient } from '../chain/client.js'
 import { BaseError } from '../errors/base.js'
 import { canonicalJson } from '../market/card.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
+import {
+  type CallReceiptSigner,
+  createCallReceiptSigner,
+  type SignedCallReceipt,
+} from '../pay/createCallReceiptSigner.js'
 import { keccak256Hex } from '../pay/keccak.js'
-import { signCallReceipt, signCallReceiptNative } from '../pay/signCallReceipt.js'
 import { verifyVoucher, verifyVoucherNative } from '../pay/verifyVoucher.js'
 import type { ModelDefinition } from './defineModel.js'
 import {
@@ -86,6 +90,11 @@ export type TributaryRouterOptions = {
   warmup?: Readonly<Record<string, unknown>> | undefined
   /** Called with background failures (chain polling, redemptions). */
   onError?: ((error: unknown) => void) | undefined
+  /**
+   * Most receipts signed under one signature (default 64). The receipts of calls finishing in the same
+   * turn of the event loop are signed together; 1 signs every receipt alone.
+   */
+  receiptBatch?: number | undefined
 }
 
 /** Model health as `/health` reports it. */
@@ -110,6 +119,8 @@ export type ProviderStats = {
   /** Charged and held in vouchers but not yet claimed on-chain. */
   unredeemed: bigint
   lanes: number
+  /** Signatures made over receipt batches (paid calls ÷ this = receipts per signature). */
+  receiptSignatures: number
 }
 
 /** The provider behind a router: lifecycle, stats and the lane book. */
@@ -220,6 +231,17 @@ export function tributaryRouter(
             beforeExpirySeconds: options.redeem?.beforeExpirySeconds ?? 600,
           },
           onError,
+        })
+      : undefined
+
+  const receipts =
+    paid && client && ledger
+      ? createCallReceiptSigner({
+          account: client.account,
+          privateKey: client.privateKey,
+          chainId,
+          ledger,
+          maxBatch: options.receiptBatch,
         })
       : undefined
 
@@ -718,7 +740,7 @@ export function tributaryRouter(
    * from a per-lane template (network, payer, provider, lane, asset, model and version never change on a
    * lane) filled with this call's fields, all hex or decimal, which JSON writes as they are.
    */
-  const encodeResponse = (l: ProviderLane, m: ModelDefinition, r: CallReceipt, signature: Hex) => {
+  const encodeResponse = (l: ProviderLane, m: ModelDefinition, r: CallReceipt, signed: SignedCallReceipt) => {
     let t = responseTemplates.get(l)
     if (t?.model !== m) {
       const slot = (name: string) => `\u0000${name}\u0000`
@@ -731,17 +753,19 @@ export function tributaryRouter(
         cumulative: slot('c'),
         voucher: slot('v'),
       } as unknown as CallReceipt
-      const response = wireResponse(l, slotted, slot('s') as Hex)
-      // JSON writes the NUL of each slot as \u0000, which ids, versions and addresses never contain
-      t = { model: m, parts: JSON.stringify(response).split(/\\u0000[ioacvs]\\u0000/) }
+      const response = wireResponse(l, slotted, { signature: slot('s') as Hex, proof: slot('p') as never })
+      // JSON writes the NUL of each slot as \u0000, which ids, versions and addresses never contain; the
+      // proof's slot takes its quotes with it, since the proof is a list
+      t = { model: m, parts: JSON.stringify(response).split(/\\u0000[ioacvs]\\u0000|"\\u0000p\\u0000"/) }
       responseTemplates.set(l, t)
     }
     const p = t.parts
-    if (p.length !== 7) return encodeHeader(wireResponse(l, r, signature))
-    const text = `${p[0]}${r.inputHash}${p[1]}${r.outputHash}${p[2]}${r.amount}${p[3]}${r.cumulative}${p[4]}${r.voucher}${p[5]}${signature}${p[6]}`
+    if (p.length !== 8) return encodeHeader(wireResponse(l, r, signed))
+    const proof = signed.proof.length ? `["${signed.proof.join('","')}"]` : '[]'
+    const text = `${p[0]}${r.inputHash}${p[1]}${r.outputHash}${p[2]}${r.amount}${p[3]}${r.cumulative}${p[4]}${r.voucher}${p[5]}${signed.signature}${p[6]}${proof}${p[7]}`
     return base64Utf8(text)
   }
-  const wireResponse = (l: ProviderLane, r: CallReceipt, signature: Hex): LanePaymentResponse => ({
+  const wireResponse = (l: ProviderLane, r: CallReceipt, signed: SignedCallReceipt): LanePaymentResponse => ({
     x402Version: X402_VERSION,
     scheme: LANE_SCHEME,
     success: true,
@@ -759,7 +783,8 @@ export function tributaryRouter(
       cumulative: r.cumulative.toString(),
       voucher: r.voucher.toString(),
     },
-    signature,
+    signature: signed.signature,
+    proof: signed.proof,
   })
   const responseTemplates = new WeakMap<ProviderLane, { model: ModelDefinition; parts: string[] }>()
 
@@ -823,16 +848,8 @@ export function tributaryRouter(
           cumulative: l.charged,
           voucher: payment.cumulative,
         }
-        const c = client as TributaryClient
-        const signing = {
-          account: c.account,
-          privateKey: c.privateKey,
-          chainId,
-          ledger: ledger as Address,
-          receipt,
-        }
-        const signature = signCallReceiptNative(signing) ?? (await signCallReceipt(signing))
-        headers[PAYMENT_RESPONSE_HEADER] = encodeResponse(l, m, receipt, signature)
+        const signed = await (receipts as CallReceiptSigner).sign(receipt)
+        headers[PAYMENT_RESPONSE_HEADER] = encodeResponse(l, m, receipt, signed)
       } else {
         counters.free++
       }
@@ -925,6 +942,7 @@ export function tributaryRouter(
         redeemErrors: book?.stats.redeemErrors ?? 0,
         unredeemed,
         lanes: book?.lanes.size ?? 0,
+        receiptSignatures: receipts?.stats.signatures ?? 0,
       }
     },
     health() {

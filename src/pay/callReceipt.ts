@@ -4,7 +4,7 @@ import { type KeccakPrefix, keccak256Bytes, keccak256Prefix, keccak256Resume } f
 import { bytes32, writeUint256 } from './voucher.js'
 
 /**
- * What a provider signs after a paid call: the model and version that ran, the hashes of the input it
+ * What a provider vouches for after a paid call: the model and version that ran, the hashes of the input it
  * received and the output it sent (keccak256 of their canonical JSON), the price charged for this call,
  * the lane, the payer's voucher that came with the call, and `cumulative` — everything the provider has
  * charged on the lane after this call (the amount a settlement of the lane should use; it never exceeds
@@ -40,6 +40,17 @@ export const callReceiptTypes = {
   ],
 } as const
 
+/**
+ * What a provider signs: the root of a batch of call receipts. The leaves are the receipts' EIP-712 struct
+ * hashes (`hashStruct` of {@link callReceiptTypes}), the tree is sorted-pair keccak256 (OpenZeppelin
+ * `MerkleProof`), and a batch of one receipt has that receipt's struct hash as its root. Each paid call is
+ * answered with the signature and the proof of its own receipt, so a provider answering many calls at once
+ * signs once for all of them.
+ */
+export const callReceiptBatchTypes = {
+  CallReceipts: [{ name: 'root', type: 'bytes32' }],
+} as const
+
 /** The receipt's EIP-712 domain: bound to the chain and the ledger, named apart from vouchers. */
 export function callReceiptDomain(chainId: number, ledger: Address) {
   return { name: 'tributary-receipt', version: '1', chainId, verifyingContract: ledger } as const
@@ -53,8 +64,18 @@ const RECEIPT_TYPEHASH = hexToBytes(
   ),
 )
 
-/** Computes receipt digests with the domain separator and string hashes cached. */
-export type CallReceiptHasher = { digest(r: CallReceipt): Uint8Array; domainSeparator: Hex }
+const BATCH_TYPEHASH = hexToBytes(keccak256(toBytes('CallReceipts(bytes32 root)')))
+
+/** Computes receipt hashes with the domain separator and string hashes cached. */
+export type CallReceiptHasher = {
+  /** The receipt's EIP-712 struct hash: its leaf in a signed batch. */
+  structHash(r: CallReceipt): Uint8Array
+  /** The EIP-712 digest of `CallReceipts(root)`: what the provider signs. */
+  batchDigest(root: Uint8Array): Uint8Array
+  domainSeparator: Hex
+  /** Signers already recovered, by `root ‖ signature` (the calls of one batch share them). */
+  readonly recovered: Map<string, Address>
+}
 
 const stringHashes = new Map<string, Uint8Array>()
 const hashString = (s: string) => {
@@ -68,8 +89,8 @@ const hashString = (s: string) => {
 }
 
 /**
- * The cached digest computer for receipts on (chainId, ledger); agrees with viem's `hashTypedData` over
- * {@link callReceiptTypes} and {@link callReceiptDomain}.
+ * The cached hash computer for receipts on (chainId, ledger); agrees with viem's `hashStruct` over
+ * {@link callReceiptTypes} and `hashTypedData` over {@link callReceiptBatchTypes} and {@link callReceiptDomain}.
  */
 export const callReceiptHasher = perDomain((chainId: number, ledger: Address): CallReceiptHasher => {
   const domainSeparator = domainSeparatorOf('tributary-receipt', '1', chainId, ledger)
@@ -83,9 +104,17 @@ export const callReceiptHasher = perDomain((chainId: number, ledger: Address): C
     version: '',
   }
   let head: KeccakPrefix | undefined
+  const batch = new Uint8Array(64)
+  batch.set(BATCH_TYPEHASH, 0)
   return {
     domainSeparator,
-    digest(r) {
+    recovered: new Map(),
+    batchDigest(root) {
+      batch.set(root, 32)
+      outer.set(keccak256Bytes(batch), 34)
+      return keccak256Bytes(outer)
+    },
+    structHash(r) {
       // the lane, asset, model and version repeat call after call: they fill the struct's first block
       // (bytes 0-135), absorbed once while they stay the same
       if (
@@ -111,8 +140,7 @@ export const callReceiptHasher = perDomain((chainId: number, ledger: Address): C
       writeUint256(struct, 224, r.amount)
       writeUint256(struct, 256, r.cumulative)
       writeUint256(struct, 288, r.voucher)
-      outer.set(keccak256Resume(head, struct), 34)
-      return keccak256Bytes(outer)
+      return keccak256Resume(head, struct)
     },
   }
 })

@@ -1,24 +1,34 @@
 import type { Address, Hex } from 'viem'
 import { type CallReceipt, callReceiptHasher } from './callReceipt.js'
+import { merkleRootOf } from './merkle.js'
 import { MalformedSignatureError, recoverDigestSigner, recoverDigestSignerNative } from './voucher.js'
 
 export type VerifyCallReceiptParameters = {
   chainId: number
   ledger: Address
   receipt: CallReceipt
+  /** The provider's signature over the root of the batch the receipt was signed in. */
   signature: Hex
+  /** The receipt's proof in that batch (empty for a batch of one). */
+  proof: readonly Hex[]
 }
 export type VerifyCallReceiptReturnType =
-  | { valid: true; signer: Address }
+  | { valid: true; signer: Address; root: Hex }
   | { valid: false; reason: 'malformed'; message: string }
 
+/** Longest proof accepted: a batch of 2^32 receipts. */
+const MAX_PROOF = 32
+const HASH = /^0x[0-9a-fA-F]{64}$/
+
 /**
- * Recovers who signed a call receipt (native secp256k1 with a cached domain). The caller decides whether
- * that signer may speak for the model (its owner or an approved operator).
+ * Recovers who signed a call receipt: the receipt's leaf and proof lead to a batch root, whose EIP-712
+ * digest the signature covers (native secp256k1 with a cached domain; a root already recovered with the
+ * same signature is not recovered again). The caller decides whether that signer may speak for the
+ * model (its owner or an approved operator).
  *
  * @example
  * ```ts
- * const r = await verifyCallReceipt({ chainId, ledger, receipt, signature })
+ * const r = await verifyCallReceipt({ chainId, ledger, receipt, signature, proof })
  * if (!r.valid || r.signer !== owner) throw new Error('receipt not signed by the model owner')
  * ```
  */
@@ -28,8 +38,8 @@ export async function verifyCallReceipt(
   const native = verifyCallReceiptNative(p)
   if (native) return native
   try {
-    const digest = callReceiptHasher(p.chainId, p.ledger).digest(p.receipt)
-    return { valid: true, signer: await recoverDigestSigner(digest, p.signature) }
+    const { digest, root } = rootDigest(p)
+    return { valid: true, signer: await recoverDigestSigner(digest, p.signature), root }
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }
@@ -45,14 +55,35 @@ export function verifyCallReceiptNative(
   p: VerifyCallReceiptParameters,
 ): VerifyCallReceiptReturnType | undefined {
   try {
-    const signer = recoverDigestSignerNative(
-      callReceiptHasher(p.chainId, p.ledger).digest(p.receipt),
-      p.signature,
-    )
-    return signer === undefined ? undefined : { valid: true, signer }
+    const { digest, root } = rootDigest(p)
+    const recovered = callReceiptHasher(p.chainId, p.ledger).recovered
+    const key = `${root}${p.signature}`
+    const known = recovered.get(key)
+    if (known) return { valid: true, signer: known, root }
+    const signer = recoverDigestSignerNative(digest, p.signature)
+    if (signer === undefined) return undefined
+    if (recovered.size >= 4_096) recovered.clear()
+    recovered.set(key, signer)
+    return { valid: true, signer, root }
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }
     throw err
+  }
+}
+
+function rootDigest(p: VerifyCallReceiptParameters) {
+  if (!Array.isArray(p.proof) || p.proof.length > MAX_PROOF)
+    throw new MalformedSignatureError(`a receipt proof is a list of at most ${MAX_PROOF} hashes`)
+  const proof = p.proof.map((h) => {
+    if (typeof h !== 'string' || !HASH.test(h))
+      throw new MalformedSignatureError('a receipt proof holds 32-byte hex hashes')
+    return Buffer.from(h.slice(2), 'hex')
+  })
+  const hasher = callReceiptHasher(p.chainId, p.ledger)
+  const rootBytes = merkleRootOf(hasher.structHash(p.receipt), proof)
+  return {
+    digest: hasher.batchDigest(rootBytes),
+    root: `0x${Buffer.from(rootBytes.buffer, rootBytes.byteOffset, 32).toString('hex')}` as Hex,
   }
 }

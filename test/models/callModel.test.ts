@@ -14,6 +14,7 @@ import { type ServeModelsReturnType, serveModels } from '../../src/models/serveM
 import { getLane } from '../../src/pay/getLane.js'
 import type { Lane } from '../../src/pay/lane.js'
 import { settleRun } from '../../src/pay/settleRun.js'
+import { verifyCallReceipt } from '../../src/pay/verifyCallReceipt.js'
 import type { ResolvedModel } from '../../src/workflow/types.js'
 import { resolvedOf, reverseModel, shoutModel } from './fixtures/models.js'
 
@@ -265,6 +266,7 @@ describe('failed calls and retries', () => {
     const claimedBefore = (
       await getLane(wallet.client, { laneId: wallet.lanes()[0]?.lane.laneId as `0x${string}` })
     ).claimed
+    const signaturesBefore = server.router.provider.stats.receiptSignatures
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         callModel<{ text: string }>(resolved(shout), { text: `c${i}` }, { wallet }),
@@ -274,6 +276,21 @@ describe('failed calls and retries', () => {
     const lane = results[0]?.payment?.lane as Lane
     const cumulatives = results.map((r) => r.payment?.cumulative as bigint).sort((a, b) => (a < b ? -1 : 1))
     expect(cumulatives).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i + 2) * price))
+    // calls finishing together share one receipt signature; each receipt proves to the provider alone
+    const signatures = server.router.provider.stats.receiptSignatures - signaturesBefore
+    expect(signatures).toBeLessThan(40)
+    expect(new Set(results.map((r) => r.payment?.providerSignature)).size).toBe(signatures)
+    for (const r of results) {
+      const p = r.payment as NonNullable<typeof r.payment>
+      const v = await verifyCallReceipt({
+        chainId: devnet.chainId,
+        ledger: devnet.addresses.ledger,
+        receipt: p.receipt,
+        signature: p.providerSignature,
+        proof: p.receiptProof,
+      })
+      expect(v.valid && getAddress(v.signer)).toBe(p.provider)
+    }
     const creditBefore = await credit(assetIds[shout.id] as bigint)
     await server.router.provider.redeem()
     expect((await getLane(wallet.client, { laneId: lane.laneId })).claimed).toBe(41n * price)

@@ -1,13 +1,15 @@
-import { hashTypedData, keccak256, recoverTypedDataAddress, toHex } from 'viem'
+import { concat, type Hex, hashStruct, hashTypedData, keccak256, recoverTypedDataAddress, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
 import {
   type CallReceipt,
+  callReceiptBatchTypes,
   callReceiptDomain,
   callReceiptHasher,
   callReceiptTypes,
 } from '../../src/pay/callReceipt.js'
-import { signCallReceipt } from '../../src/pay/signCallReceipt.js'
+import { createCallReceiptSigner } from '../../src/pay/createCallReceiptSigner.js'
+import { signCallReceipts } from '../../src/pay/signCallReceipts.js'
 import { verifyCallReceipt } from '../../src/pay/verifyCallReceipt.js'
 
 const privateKey = keccak256(toHex('receipt signer'))
@@ -25,16 +27,43 @@ const receipt: CallReceipt = {
   voucher: (1n << 200n) + 5n,
 }
 
+// the sorted-pair fold OpenZeppelin's MerkleProof.processProof does, written out with viem's keccak
+const foldProof = (leaf: Hex, proof: readonly Hex[]) =>
+  proof.reduce<Hex>(
+    (node, p) => keccak256(node.toLowerCase() < p.toLowerCase() ? concat([node, p]) : concat([p, node])),
+    leaf,
+  )
+const leafOf = (r: CallReceipt) =>
+  hashStruct({ data: r, primaryType: 'CallReceipt', types: callReceiptTypes })
+const rootSigner = (root: Hex, signature: Hex) =>
+  recoverTypedDataAddress({
+    domain: callReceiptDomain(31337, ledger),
+    types: callReceiptBatchTypes,
+    primaryType: 'CallReceipts',
+    message: { root },
+    signature,
+  })
+const batchOf = (n: number): CallReceipt[] =>
+  Array.from({ length: n }, (_, i) => ({
+    ...receipt,
+    inputHash: keccak256(toHex(`in ${i}`)),
+    cumulative: receipt.cumulative + BigInt(i) * receipt.amount,
+    voucher: receipt.voucher + BigInt(i),
+  }))
+
 describe('call receipts', () => {
-  test('the cached digest is EIP-712 as viem computes it', () => {
+  test('the cached struct hash and batch digest are EIP-712 as viem computes them', () => {
+    const h = callReceiptHasher(31337, ledger)
+    expect(toHex(h.structHash(receipt))).toBe(leafOf(receipt))
+    const root = keccak256(toHex('some root'))
     const viem = hashTypedData({
       domain: callReceiptDomain(31337, ledger),
-      types: callReceiptTypes,
-      primaryType: 'CallReceipt',
-      message: receipt,
+      types: callReceiptBatchTypes,
+      primaryType: 'CallReceipts',
+      message: { root },
     })
-    expect(toHex(callReceiptHasher(31337, ledger).digest(receipt))).toBe(viem)
-    expect(toHex(callReceiptHasher(1, ledger).digest(receipt))).not.toBe(viem)
+    expect(toHex(h.batchDigest(Buffer.from(root.slice(2), 'hex')))).toBe(viem)
+    expect(toHex(callReceiptHasher(1, ledger).batchDigest(Buffer.from(root.slice(2), 'hex')))).not.toBe(viem)
     // the hasher keeps the head of the last lane, model and version: alternating receipts still agree
     const others: CallReceipt[] = [
       { ...receipt, laneId: keccak256(toHex('another lane')) },
@@ -44,43 +73,85 @@ describe('call receipts', () => {
       { ...receipt, cumulative: 124_000n, voucher: 125_000n },
       receipt,
     ]
-    for (const r of [...others, ...others]) {
-      const expected = hashTypedData({
-        domain: callReceiptDomain(31337, ledger),
-        types: callReceiptTypes,
-        primaryType: 'CallReceipt',
-        message: r,
-      })
-      expect(toHex(callReceiptHasher(31337, ledger).digest(r))).toBe(expected)
-    }
+    for (const r of [...others, ...others]) expect(toHex(h.structHash(r))).toBe(leafOf(r))
   })
 
-  test('the native and the viem signature agree, and recover to the provider', async () => {
-    const fast = await signCallReceipt({ account, privateKey, chainId: 31337, ledger, receipt })
-    const slow = await signCallReceipt({ account, chainId: 31337, ledger, receipt })
-    expect(fast).toBe(slow)
-    expect(
-      await recoverTypedDataAddress({
-        domain: callReceiptDomain(31337, ledger),
-        types: callReceiptTypes,
-        primaryType: 'CallReceipt',
-        message: receipt,
-        signature: fast,
-      }),
-    ).toBe(account.address)
-    expect(await verifyCallReceipt({ chainId: 31337, ledger, receipt, signature: fast })).toEqual({
-      valid: true,
-      signer: account.address.toLowerCase(),
-    })
-    const tampered = await verifyCallReceipt({
+  test.each([1, 2, 3, 7])(
+    'a batch of %i: native and viem signatures agree, and every receipt proves to the provider',
+    async (n) => {
+      const receipts = batchOf(n)
+      const fast = await signCallReceipts({ account, privateKey, chainId: 31337, ledger, receipts })
+      const slow = await signCallReceipts({ account, chainId: 31337, ledger, receipts })
+      expect(fast).toEqual(slow)
+      expect(await rootSigner(fast.root, fast.signature)).toBe(account.address)
+      if (n === 1) expect(fast.root).toBe(leafOf(receipts[0] as CallReceipt))
+      for (const [i, r] of receipts.entries()) {
+        const proof = fast.proofs[i] as Hex[]
+        expect(proof.length).toBeLessThanOrEqual(Math.ceil(Math.log2(n)))
+        expect(foldProof(leafOf(r), proof)).toBe(fast.root)
+        expect(
+          await verifyCallReceipt({ chainId: 31337, ledger, receipt: r, signature: fast.signature, proof }),
+        ).toEqual({ valid: true, signer: account.address.toLowerCase(), root: fast.root })
+      }
+    },
+  )
+
+  test('a tampered receipt, a proof from another receipt or a malformed signature or proof does not verify', async () => {
+    const receipts = batchOf(4)
+    const { signature, proofs } = await signCallReceipts({
+      account,
+      privateKey,
       chainId: 31337,
       ledger,
-      receipt: { ...receipt, amount: 999n },
-      signature: fast,
+      receipts,
     })
-    expect(tampered.valid && tampered.signer.toLowerCase()).not.toBe(account.address.toLowerCase())
-    expect(await verifyCallReceipt({ chainId: 31337, ledger, receipt, signature: '0x1234' })).toMatchObject({
-      valid: false,
-    })
+    const signerOf = async (r: CallReceipt, proof: Hex[], sig: Hex = signature) => {
+      const v = await verifyCallReceipt({ chainId: 31337, ledger, receipt: r, signature: sig, proof })
+      return v.valid ? v.signer : v.reason
+    }
+    const me = account.address.toLowerCase()
+    expect(await signerOf(receipts[0] as CallReceipt, proofs[0] as Hex[])).toBe(me)
+    expect(await signerOf({ ...(receipts[0] as CallReceipt), amount: 999n }, proofs[0] as Hex[])).not.toBe(me)
+    expect(await signerOf(receipts[0] as CallReceipt, proofs[1] as Hex[])).not.toBe(me)
+    expect(await signerOf(receipts[0] as CallReceipt, [])).not.toBe(me)
+    expect(await signerOf(receipts[0] as CallReceipt, proofs[0] as Hex[], '0x1234')).toBe('malformed')
+    expect(await signerOf(receipts[0] as CallReceipt, ['0x12'])).toBe('malformed')
+    expect(await signerOf(receipts[0] as CallReceipt, Array(33).fill(keccak256('0x')))).toBe('malformed')
+    await expect(
+      signCallReceipts({ account, privateKey, chainId: 31337, ledger, receipts: [] }),
+    ).rejects.toThrow(/at least one receipt/)
+  })
+})
+
+describe('createCallReceiptSigner', () => {
+  test('receipts asked for in one turn share a signature; later ones get their own', async () => {
+    const signer = createCallReceiptSigner({ account, privateKey, chainId: 31337, ledger })
+    const receipts = batchOf(5)
+    const together = await Promise.all(receipts.map((r) => signer.sign(r)))
+    expect(signer.stats).toEqual({ receipts: 5, signatures: 1 })
+    expect(new Set(together.map((s) => s.signature)).size).toBe(1)
+    for (const [i, r] of receipts.entries()) {
+      const s = together[i] as { signature: Hex; proof: Hex[] }
+      expect(await rootSigner(foldProof(leafOf(r), s.proof), s.signature)).toBe(account.address)
+    }
+    const alone = await signer.sign(receipt)
+    expect(alone.proof).toEqual([])
+    expect(await rootSigner(leafOf(receipt), alone.signature)).toBe(account.address)
+    expect(signer.stats).toEqual({ receipts: 6, signatures: 2 })
+  })
+
+  test('maxBatch caps a batch, and a signing failure rejects every receipt of its batch', async () => {
+    const capped = createCallReceiptSigner({ account, privateKey, chainId: 31337, ledger, maxBatch: 2 })
+    const signed = await Promise.all(batchOf(5).map((r) => capped.sign(r)))
+    expect(capped.stats.signatures).toBe(3)
+    expect(signed.map((s) => s.proof.length)).toEqual([1, 1, 1, 1, 0])
+    const { signTypedData: _, ...cannotSign } = account
+    const broken = createCallReceiptSigner({ account: cannotSign as never, chainId: 31337, ledger })
+    const results = await Promise.allSettled(batchOf(3).map((r) => broken.sign(r)))
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/cannot sign typed data/)
+    expect(() => createCallReceiptSigner({ account, chainId: 31337, ledger, maxBatch: 0 })).toThrow(
+      RangeError,
+    )
   })
 })

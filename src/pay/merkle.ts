@@ -1,0 +1,50 @@
+import { keccak256Bytes } from './keccak.js'
+
+// Sorted-pair keccak256 Merkle trees, as OpenZeppelin `MerkleProof.verify` checks them: each inner node
+// is keccak256 of its two children sorted ascending; a node without a sibling moves up a level unchanged.
+
+const pair = new Uint8Array(64)
+
+/** keccak256 of the two 32-byte nodes sorted ascending. */
+export function hashPair(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const first = Buffer.compare(a, b) <= 0
+  pair.set(first ? a : b, 0)
+  pair.set(first ? b : a, 32)
+  return keccak256Bytes(pair)
+}
+
+/** Every level of the tree, leaves first, the root alone last. At least one leaf. */
+export function merkleLevels(leaves: readonly Uint8Array[]): Uint8Array[][] {
+  if (!leaves.length) throw new RangeError('a Merkle tree needs at least one leaf')
+  const out: Uint8Array[][] = [leaves as Uint8Array[]]
+  for (let level = leaves; level.length > 1; ) {
+    const next: Uint8Array[] = []
+    for (let i = 0; i < level.length; i += 2) {
+      const a = level[i] as Uint8Array
+      const b = level[i + 1]
+      next.push(b ? hashPair(a, b) : a)
+    }
+    out.push(next)
+    level = next
+  }
+  return out
+}
+
+/** The sibling hashes that lead from leaf `index` to the root of `levels`. */
+export function merkleProof(levels: readonly Uint8Array[][], index: number): Uint8Array[] {
+  const proof: Uint8Array[] = []
+  let i = index
+  for (let l = 0; l < levels.length - 1; l++) {
+    const sibling = (levels[l] as Uint8Array[])[i ^ 1]
+    if (sibling) proof.push(sibling)
+    i >>= 1
+  }
+  return proof
+}
+
+/** The root a leaf and its proof lead to. */
+export function merkleRootOf(leaf: Uint8Array, proof: readonly Uint8Array[]): Uint8Array {
+  let node = leaf
+  for (const p of proof) node = hashPair(node, p)
+  return node
+}
