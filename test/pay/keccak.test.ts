@@ -1,8 +1,23 @@
 import { keccak256, toHex } from 'viem'
-import { describe, expect, test } from 'vitest'
-import { keccak256Bytes, keccak256Hex, keccak256Prefix, keccak256Resume } from '../../src/pay/keccak.js'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import {
+  keccak256Bytes,
+  keccak256Hex,
+  keccak256Prefix,
+  keccak256Resume,
+  keccakReady,
+  useWasmKeccak,
+} from '../../src/pay/keccak.js'
 
-describe('keccak256 (unrolled, 32-bit halves)', () => {
+await keccakReady
+
+describe.each([
+  ['unrolled JS, 32-bit halves', false],
+  ['WebAssembly', true],
+])('keccak256 (%s)', (_, wasm) => {
+  beforeAll(() => useWasmKeccak(wasm))
+  afterAll(() => useWasmKeccak(true))
+
   test('agrees with viem for every length across three blocks, and for random bytes', () => {
     for (let n = 0; n <= 3 * 136 + 1; n++) {
       const bytes = new Uint8Array(n).map((_, i) => (i * 131 + n * 7) & 255)
@@ -33,4 +48,31 @@ describe('keccak256 (unrolled, 32-bit halves)', () => {
     }
     expect(() => keccak256Prefix(new Uint8Array(10))).toThrow(RangeError)
   })
+})
+
+test('a prefix made by one implementation resumes in the other', async () => {
+  const head = new Uint8Array(136).map((_, i) => (i * 5) & 255)
+  const bytes = new Uint8Array(300).map((_, i) => (i < 136 ? (head[i] as number) : i & 255))
+  useWasmKeccak(false)
+  const jsPrefix = keccak256Prefix(head)
+  useWasmKeccak(true)
+  const wasmPrefix = keccak256Prefix(head)
+  expect(toHex(keccak256Resume(jsPrefix, bytes))).toBe(keccak256(bytes))
+  useWasmKeccak(false)
+  expect(toHex(keccak256Resume(wasmPrefix, bytes))).toBe(keccak256(bytes))
+  useWasmKeccak(true)
+})
+
+test('the WebAssembly keccak is at least as fast as the JS one on a receipt-sized message', () => {
+  const bytes = new Uint8Array(320).fill(7)
+  const time = (wasm: boolean) => {
+    useWasmKeccak(wasm)
+    for (let i = 0; i < 2_000; i++) keccak256Bytes(bytes)
+    const t = performance.now()
+    for (let i = 0; i < 20_000; i++) keccak256Bytes(bytes)
+    return performance.now() - t
+  }
+  const js = Math.min(time(false), time(false))
+  const wasm = Math.min(time(true), time(true))
+  expect(wasm).toBeLessThan(js)
 })
