@@ -175,6 +175,12 @@ async function main() {
     }
     const block1 = await devnet.client(0).publicClient.getBlockNumber()
     const paidCalls = paidRuns.reduce((s, r) => s + r.calls, 0)
+    // the provider signs the receipts of the calls it finishes together once: how many per signature
+    const healthUrl = `${info.paid.endpoint.slice(0, info.paid.endpoint.indexOf('/models/'))}/health`
+    const served = (await (await fetch(healthUrl)).json()) as {
+      calls: { paid: number; receiptSignatures: number }
+    }
+    const receiptsPerSignature = served.calls.paid / Math.max(1, served.calls.receiptSignatures)
 
     // the real catalog models: one lane each (opened by the first call, not timed), then timed calls
     const inputs = sampleInputs()
@@ -258,6 +264,7 @@ async function main() {
       onchainTxPerCall: Number(block1 - block0) / paidCalls,
       onchainTxDuringPaidRuns: Number(block1 - block0),
       redemptionEveryCalls: Number(THRESHOLD / PRICE),
+      receiptsPerSignature: round(receiptsPerSignature),
       perRun: { paid: paidRuns.map(summary), unpaid: freeRuns.map(summary) },
       catalog,
       targets: { paymentCostPctAtMost: 25, paidCallsPerSecAtLeast: 1_500, onchainTxPerCall: 0 },
@@ -270,6 +277,7 @@ async function main() {
     console.log(
       `payment costs ${result.paymentCostPct}% of unpaid throughput (target ≤ 25%); ${paidCallsPerSec} paid calls/s (target ≥ 1500); ${result.onchainTxPerCall} on-chain tx per call (${result.onchainTxDuringPaidRuns} tx over ${paidCalls} calls)`,
     )
+    console.log(`the provider signed ${result.receiptsPerSignature} receipts per signature on average`)
     console.log(
       `CPU per call (client + provider): paid ${result.paidCpuUsPerCall.client} + ${result.paidCpuUsPerCall.provider} µs, unpaid ${result.unpaidCpuUsPerCall.client} + ${result.unpaidCpuUsPerCall.provider} µs (payment +${result.paymentCpuCostPct}% CPU); on two free cores: ${result.paidCallsPerSecOnTwoFreeCores} paid / ${result.unpaidCallsPerSecOnTwoFreeCores} unpaid calls/s`,
     )

@@ -48,6 +48,7 @@ export function createMarketCaller(p: CreateMarketCallerParameters): PaidCaller 
             inputHash: pay.inputHash,
             outputHash: pay.outputHash,
             providerSignature: pay.providerSignature,
+            receiptProof: pay.receiptProof,
             latencyMs: Math.round(r.latencyMs),
             lane: pay.lane,
           }
@@ -59,6 +60,7 @@ export function createMarketCaller(p: CreateMarketCallerParameters): PaidCaller 
             inputHash: zeroHash,
             outputHash: zeroHash,
             providerSignature: '0x' as Hex,
+            receiptProof: [],
             latencyMs: Math.round(r.latencyMs),
             lane: undefined,
           }

@@ -9,7 +9,10 @@ export type PaidCallPayment = {
   readonly modelVersion: string
   readonly inputHash: Hex
   readonly outputHash: Hex
+  /** The provider's signature over the root of the receipt batch the call was signed in. */
   readonly providerSignature: Hex
+  /** The receipt's Merkle proof up to that root (empty or absent when it was signed alone). */
+  readonly receiptProof?: readonly Hex[] | undefined
   readonly latencyMs: number
   /** Opaque to the engine, handed back to the settler. Keep it JSON-serialisable (bigint allowed). */
   readonly lane: unknown

@@ -967,6 +967,7 @@ export function tributaryRouter(
               }
             : null,
           models: list,
+          calls: { ...counters, receiptSignatures: receipts?.stats.signatures ?? 0 },
         },
       }
     },

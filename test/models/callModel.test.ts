@@ -202,6 +202,7 @@ describe('the whole paid flow', () => {
         { id: 'acme/shout', status: 'ready', assetId: String(assetIds[shout.id]) },
         { id: 'acme/reverse', status: 'ready' },
       ],
+      calls: { paid: expect.any(Number), receiptSignatures: expect.any(Number) },
     })
   })
 })
