@@ -2,7 +2,7 @@ import type { Hex } from 'viem'
 import { BudgetExceededError } from './errors.js'
 import { type AttributionLedger, idempotencyKey } from './ledger.js'
 import { defaultModelRetry, retrying, systemClock } from './retry.js'
-import type { Clock, LedgerEntry, PaidCaller, ResolvedModel, RetryPolicy } from './types.js'
+import type { Clock, LedgerEntry, PaidCaller, PaidCallResult, ResolvedModel, RetryPolicy } from './types.js'
 
 /** Shared by the workflow runtime and `createPaidCallActor`. */
 export type PaidCallDependencies = {
@@ -54,7 +54,20 @@ const inFlight = new WeakMap<AttributionLedger, { reserved: bigint }>()
  * )
  * ```
  */
-export async function callPaidModel(
+export function callPaidModel(
+  deps: PaidCallDependencies,
+  parameters: CallPaidModelParameters,
+): Promise<CallPaidModelReturnType> {
+  try {
+    return startPaidCall(deps, parameters)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+// Not async: a paid step is on the engine's hot path, and every async frame costs a promise (more where async hooks
+// are on). The fast path is one `then` on the caller's promise.
+function startPaidCall(
   deps: PaidCallDependencies,
   parameters: CallPaidModelParameters,
 ): Promise<CallPaidModelReturnType> {
@@ -65,69 +78,97 @@ export async function callPaidModel(
   const known = ledger.get(key)
   if (known) {
     const out = ledger.output(key)
-    if (out) return { output: out.value, entry: known, reused: true }
+    if (out) return Promise.resolve({ output: out.value, entry: known, reused: true })
   }
   let flight = inFlight.get(ledger)
   if (!flight) {
     flight = { reserved: 0n }
     inFlight.set(ledger, flight)
   }
+  const price = model.pricePerCall
   if (deps.budget !== undefined && !known) {
     const committed = ledger.total() + flight.reserved
-    if (committed + model.pricePerCall > deps.budget)
-      throw new BudgetExceededError(stepId, committed, model.pricePerCall, deps.budget)
+    if (committed + price > deps.budget) throw new BudgetExceededError(stepId, committed, price, deps.budget)
   }
-  flight.reserved += model.pricePerCall
-  try {
-    let result: Awaited<ReturnType<PaidCaller['call']>>
-    if (signal.aborted) throw signal.reason
-    if (parameters.timeoutMs === undefined && !deps.onAttempt) {
-      // Fast path: the first attempt goes straight to the caller; the retry loop only starts if it fails.
-      try {
-        result = await deps.caller.call(model, input, { runId, idempotencyKey: key, stepId, item, signal })
-      } catch (error) {
-        result = await retryCall(deps, parameters, key, item, { error })
-      }
-    } else result = await retryCall(deps, parameters, key, item, undefined)
-    // A restore may have recorded this key while the call was in flight elsewhere: keep the first record.
-    const existing = ledger.get(key)
-    if (existing) return { output: ledger.output(key)?.value ?? result.output, entry: existing, reused: true }
-    const p = result.payment
-    const entry = ledger.record(
-      {
-        idempotencyKey: key,
-        stepId,
-        item,
-        assetId: model.assetId,
-        modelId: model.id,
-        modelVersion: p.modelVersion,
-        token: model.token,
-        laneId: p.laneId,
-        amount: p.amount,
-        cumulative: p.cumulative,
-        inputHash: p.inputHash,
-        outputHash: p.outputHash,
-        providerSignature: p.providerSignature,
-        latencyMs: p.latencyMs,
-        lane: p.lane,
-      },
-      result.output,
+  if (signal.aborted) throw signal.reason
+  const call: PaidCall = { deps, parameters, key, item, reservation: flight, price }
+  flight.reserved += price
+  // Inline arrows below, not named closures: under tsx (the benchmark's loader) a named closure costs a `name`
+  // definition per call.
+  if (parameters.timeoutMs !== undefined || deps.onAttempt)
+    return retryCall(call, undefined).then(
+      (result) => record(call, result),
+      (error) => release(call, error),
     )
-    deps.onPayment?.(entry)
-    return { output: result.output, entry, reused: false }
-  } finally {
-    flight.reserved -= model.pricePerCall
+  // Fast path: the first attempt goes straight to the caller; the retry loop only starts if it fails.
+  let first: Promise<PaidCallResult>
+  try {
+    first = deps.caller.call(model, input, { runId, idempotencyKey: key, stepId, item, signal })
+  } catch (error) {
+    first = Promise.reject(error)
   }
+  return first.then(
+    (result) => record(call, result),
+    (error) =>
+      retryCall(call, { error }).then(
+        (result) => record(call, result),
+        (e) => release(call, e),
+      ),
+  )
+}
+
+/** One paid call between its reservation against the budget and its record. */
+type PaidCall = {
+  readonly deps: PaidCallDependencies
+  readonly parameters: CallPaidModelParameters
+  readonly key: Hex
+  readonly item: number
+  readonly reservation: { reserved: bigint }
+  readonly price: bigint
+}
+
+function release(call: PaidCall, error: unknown): never {
+  call.reservation.reserved -= call.price
+  throw error
+}
+
+/** Records a paid call's payment once the caller answered, releasing its reservation. */
+function record(call: PaidCall, result: PaidCallResult): CallPaidModelReturnType {
+  call.reservation.reserved -= call.price
+  const { deps, key, item } = call
+  const { ledger } = deps
+  // A restore may have recorded this key while the call was in flight elsewhere: keep the first record.
+  const existing = ledger.get(key)
+  if (existing) return { output: ledger.output(key)?.value ?? result.output, entry: existing, reused: true }
+  const { model, stepId } = call.parameters
+  const p = result.payment
+  const entry = ledger.record(
+    {
+      idempotencyKey: key,
+      stepId,
+      item,
+      assetId: model.assetId,
+      modelId: model.id,
+      modelVersion: p.modelVersion,
+      token: model.token,
+      laneId: p.laneId,
+      amount: p.amount,
+      cumulative: p.cumulative,
+      inputHash: p.inputHash,
+      outputHash: p.outputHash,
+      providerSignature: p.providerSignature,
+      latencyMs: p.latencyMs,
+      lane: p.lane,
+    },
+    result.output,
+  )
+  deps.onPayment?.(entry)
+  return { output: result.output, entry, reused: false }
 }
 
 /** The retry loop of a paid call (off the fast path). */
-function retryCall(
-  deps: PaidCallDependencies,
-  parameters: CallPaidModelParameters,
-  key: Hex,
-  item: number,
-  firstFailure: { error: unknown } | undefined,
-): Promise<Awaited<ReturnType<PaidCaller['call']>>> {
+function retryCall(call: PaidCall, firstFailure: { error: unknown } | undefined): Promise<PaidCallResult> {
+  const { deps, parameters, key, item } = call
   const { model, input, runId, stepId, signal } = parameters
   return retrying(
     stepId,

@@ -160,6 +160,19 @@ export class RunRuntime {
         return Promise.reject(e)
       }
     }
+    // A paid model step with nobody listening needs no step events: its call goes out at once, one promise deep.
+    if (task.kind === 'model' && !this.listen)
+      return this.callModel(
+        node,
+        task,
+        value,
+        stepId,
+        item,
+        signal,
+        this.retryFor(task),
+        task.options.timeoutMs ?? this.p.policy.timeoutMs,
+        false,
+      )
     return this.runTaskFully(node, value, stepId, item, signal)
   }
 
@@ -217,7 +230,10 @@ export class RunRuntime {
             },
           )
       } else {
-        const r = await this.callModel(node, task, value, stepId, item, signal, retry, timeoutMs)
+        const r = (await this.callModel(node, task, value, stepId, item, signal, retry, timeoutMs, true)) as {
+          output: unknown
+          reused: boolean
+        }
         output = r.output
         reused = r.reused
       }
@@ -239,7 +255,11 @@ export class RunRuntime {
     }
   }
 
-  private async callModel(
+  /**
+   * A paid model step: checks the plan and the input, pays through `callPaidModel`, parses the output with the step's
+   * schema. Resolves the output, or `{ output, reused }` when `withReuse` is set. Not async (see `callPaidModel`).
+   */
+  private callModel(
     node: TaskNode,
     task: ModelTaskSpec,
     value: unknown,
@@ -248,61 +268,72 @@ export class RunRuntime {
     signal: AbortSignal,
     retry: RetryPolicy,
     timeoutMs: number | undefined,
-  ): Promise<{ output: unknown; reused: boolean }> {
+    withReuse: boolean,
+  ): Promise<unknown> {
     const planned = this.p.plan.models.get(node.key)
     if (!planned)
-      throw new StepFailedError(
-        stepId,
-        0,
-        new WorkflowDefinitionError(
-          `step "${node.key}" is not in the plan; plan the workflow before running it.`,
+      return Promise.reject(
+        new StepFailedError(
+          stepId,
+          0,
+          new WorkflowDefinitionError(
+            `step "${node.key}" is not in the plan; plan the workflow before running it.`,
+          ),
         ),
       )
     if (!this.p.caller)
-      throw new StepFailedError(
-        stepId,
-        0,
-        new MissingAdapterError(`step "${stepId}" calls a paid model; pass { caller } to run().`),
+      return Promise.reject(
+        new StepFailedError(
+          stepId,
+          0,
+          new MissingAdapterError(`step "${stepId}" calls a paid model; pass { caller } to run().`),
+        ),
       )
     const problems = planned.validateInput(value)
     if (problems)
-      throw new StepFailedError(
-        stepId,
-        0,
-        new InvalidInputError(
-          `the input of step "${stepId}" for ${planned.model.id}@${planned.model.version}`,
-          problems.map((m) => ({ path: '', message: m })),
+      return Promise.reject(
+        new StepFailedError(
+          stepId,
+          0,
+          new InvalidInputError(
+            `the input of step "${stepId}" for ${planned.model.id}@${planned.model.version}`,
+            problems.map((m) => ({ path: '', message: m })),
+          ),
         ),
       )
-    const { runId } = this.p
     const deps = this.paidDeps ?? this.makePaidDeps(this.p.caller)
-    let r: Awaited<ReturnType<typeof callPaidModel>>
-    try {
-      r = await callPaidModel(deps, {
-        model: planned.model,
-        input: value,
-        runId,
-        stepId,
-        item,
-        signal,
-        retry,
-        timeoutMs,
-      })
-    } catch (e) {
-      if (e instanceof StepFailedError || signal.aborted) throw e
-      throw new StepFailedError(stepId, 0, e)
-    }
-    const parsed = task.output.safeParse(r.output)
-    if (!parsed.success)
-      throw new StepFailedError(
-        stepId,
-        1,
-        new InvalidModelOutputError(
-          `${planned.model.id}@${planned.model.version} answered step "${stepId}" with an output that does not match the step's schema; the call was paid and recorded, report it to the model's provider.`,
-          { metaMessages: parsed.error.issues.map((i) => `- ${i.path.join('.') || '(root)'}: ${i.message}`) },
-        ),
-      )
-    return { output: parsed.data, reused: r.reused }
+    return callPaidModel(deps, {
+      model: planned.model,
+      input: value,
+      runId: this.p.runId,
+      stepId,
+      item,
+      signal,
+      retry,
+      timeoutMs,
+    }).then(
+      (r) => {
+        const parsed = task.output.safeParse(r.output)
+        if (!parsed.success)
+          throw new StepFailedError(
+            stepId,
+            1,
+            new InvalidModelOutputError(
+              `${planned.model.id}@${planned.model.version} answered step "${stepId}" with an output that does not match the step's schema; the call was paid and recorded, report it to the model's provider.`,
+              {
+                metaMessages: parsed.error.issues.map(
+                  (i) => `- ${i.path.join('.') || '(root)'}: ${i.message}`,
+                ),
+              },
+            ),
+          )
+        return withReuse ? { output: parsed.data, reused: r.reused } : parsed.data
+      },
+      (e) => {
+        if (e instanceof StepFailedError || signal.aborted) throw e
+        throw new StepFailedError(stepId, 0, e)
+      },
+    )
   }
 
   private paidDeps: PaidCallDependencies | undefined
@@ -317,18 +348,21 @@ export class RunRuntime {
       clock,
       random: this.p.random,
       budget: this.p.budget,
-      onPayment: (entry) => {
-        if (listen)
-          this.emit({
-            type: 'payment',
-            runId,
-            at: clock.now(),
-            stepId: entry.stepId,
-            item: entry.item,
-            entry,
-          })
-        this.p.afterPayment?.()
-      },
+      onPayment:
+        listen || this.p.afterPayment
+          ? (entry) => {
+              if (listen)
+                this.emit({
+                  type: 'payment',
+                  runId,
+                  at: clock.now(),
+                  stepId: entry.stepId,
+                  item: entry.item,
+                  entry,
+                })
+              this.p.afterPayment?.()
+            }
+          : undefined,
       onAttempt: listen
         ? (stepId, item, attempt) =>
             this.emit({ type: 'step.started', runId, at: clock.now(), stepId, item, attempt })

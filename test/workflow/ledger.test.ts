@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { encodePacked, type Hex, keccak256 } from 'viem'
 import { describe, expect, it } from 'vitest'
 import { assign, createActor, toPromise, setup as xsetup } from 'xstate'
@@ -30,19 +31,29 @@ const record = (i: number): LedgerRecord => ({
   lane: { i },
 })
 
+const sha256 = (data: string | Uint8Array) => `0x${createHash('sha256').update(data).digest('hex')}` as Hex
+
 describe('idempotency keys', () => {
-  it('are keccak256(runId ‖ uint32be(item) ‖ utf8(stepId)): deterministic and distinct per run, step and item', () => {
-    expect(idempotencyKey(runId, 'ocr', 3)).toBe(
-      keccak256(encodePacked(['bytes32', 'uint32', 'string'], [runId, 3, 'ocr'])),
-    )
+  it('are sha256("runId:item:stepId"): deterministic and distinct per run, step and item', () => {
+    expect(idempotencyKey(runId, 'ocr', 3)).toBe(sha256(`${runId}:3:ocr`))
+    expect(idempotencyKey(runId, 'pages[3].ocr', 3)).toBe(sha256(`${runId}:3:pages[3].ocr`))
     expect(idempotencyKey(runId, 'ocr', 3)).toBe(idempotencyKey(runId, 'ocr', 3))
     const keys = new Set([
       idempotencyKey(runId, 'ocr', 0),
       idempotencyKey(runId, 'ocr', 1),
       idempotencyKey(runId, 'ocr2', 0),
       idempotencyKey(h(1), 'ocr', 0),
+      idempotencyKey(runId, '1:ocr', 0),
+      idempotencyKey(runId, 'ocr', 10),
     ])
-    expect(keys.size).toBe(4)
+    expect(keys.size).toBe(6)
+    for (const k of keys) expect(k).toMatch(/^0x[0-9a-f]{64}$/)
+  })
+
+  it('refuse a run id that is not hex, so that no run id can carry the separator', () => {
+    // "0xab:1" with item 2 and step "x" would read as run "0xab", item 1, step "2:x"
+    expect(() => idempotencyKey('0xab:1' as Hex, 'x', 2)).toThrow(RangeError)
+    expect(idempotencyKey('0xab', '2:x', 1)).toBe(sha256('0xab:1:2:x'))
   })
 
   it('the fast keccak matches viem on every length around the block size', () => {
@@ -68,38 +79,41 @@ describe('attribution ledger', () => {
 })
 
 describe('receipt Merkle tree', () => {
-  it('leaf is keccak256 of the documented packed encoding', () => {
+  it('leaf is sha256 of the documented packed encoding', () => {
     const e: LedgerEntry = { index: 0, ...record(0) }
     // the encoding as documented, written independently of receiptLeaf
     const documented = (x: LedgerEntry) =>
-      keccak256(
-        encodePacked(
-          [
-            'bytes32',
-            'uint256',
-            'bytes32',
-            'uint128',
-            'uint128',
-            'bytes32',
-            'bytes32',
-            'uint32',
-            'uint16',
-            'bytes',
-            'string',
-          ],
-          [
-            x.idempotencyKey,
-            x.assetId,
-            x.laneId,
-            x.amount,
-            x.cumulative,
-            x.inputHash,
-            x.outputHash,
-            x.latencyMs,
-            (x.providerSignature.length - 2) / 2,
-            x.providerSignature,
-            x.modelVersion,
-          ],
+      sha256(
+        Buffer.from(
+          encodePacked(
+            [
+              'bytes32',
+              'bytes32',
+              'bytes32',
+              'bytes32',
+              'uint256',
+              'uint128',
+              'uint128',
+              'uint32',
+              'uint16',
+              'bytes',
+              'string',
+            ],
+            [
+              x.idempotencyKey,
+              x.laneId,
+              x.inputHash,
+              x.outputHash,
+              x.assetId,
+              x.amount,
+              x.cumulative,
+              x.latencyMs,
+              (x.providerSignature.length - 2) / 2,
+              x.providerSignature,
+              x.modelVersion,
+            ],
+          ).slice(2),
+          'hex',
         ),
       )
     expect([e.assetId, e.amount, e.cumulative, e.latencyMs, e.modelVersion]).toEqual([
@@ -111,9 +125,21 @@ describe('receipt Merkle tree', () => {
     ])
     expect((e.providerSignature.length - 2) / 2).toBe(65)
     expect(receiptLeaf(e)).toBe(documented(e))
-    const big = { ...e, assetId: 2n ** 200n + 7n, amount: 2n ** 100n, cumulative: 2n ** 127n }
+    const big = {
+      ...e,
+      assetId: 2n ** 200n + 7n,
+      amount: 2n ** 100n,
+      cumulative: 2n ** 128n - 1n,
+      modelVersion: '2.0.0-βeta',
+    }
     expect(receiptLeaf(big)).toBe(documented(big))
+    // a hash field shorter than 32 bytes is left-padded, as a number is
+    expect(receiptLeaf({ ...e, laneId: '0x0102' })).toBe(receiptLeaf({ ...e, laneId: h(0x0102) }))
     expect(() => receiptLeaf({ ...e, amount: 1n << 128n })).toThrow(RangeError)
+    expect(() => receiptLeaf({ ...e, assetId: -1n })).toThrow(RangeError)
+    expect(() => receiptLeaf({ ...e, inputHash: `0x${'zz'.repeat(32)}` })).toThrow(RangeError)
+    expect(() => receiptLeaf({ ...e, providerSignature: '0xabc' })).toThrow(RangeError)
+    expect(() => receiptLeaf({ ...e, laneId: `0x${'00'.repeat(33)}` })).toThrow(RangeError)
   })
 
   it('root is sorted-pair keccak over leaves; every proof verifies and a forged one does not', () => {
@@ -138,6 +164,28 @@ describe('receipt Merkle tree', () => {
     expect(receiptRoot(two.entries)).toBe(
       keccak256(encodePacked(['bytes32', 'bytes32'], sorted as [Hex, Hex])),
     )
+  })
+
+  it('root over five entries equals a tree built independently with viem; proofs take any hex case', () => {
+    const ledger = createAttributionLedger()
+    for (let i = 0; i < 5; i++) ledger.record(record(i), null)
+    const pairHash = (a: Hex, b: Hex) =>
+      keccak256(encodePacked(['bytes32', 'bytes32'], BigInt(a) <= BigInt(b) ? [a, b] : [b, a]))
+    let level = ledger.entries.map(receiptLeaf)
+    while (level.length > 1) {
+      const next: Hex[] = []
+      for (let i = 0; i < level.length; i += 2)
+        next.push(i + 1 < level.length ? pairHash(level[i] as Hex, level[i + 1] as Hex) : (level[i] as Hex))
+      level = next
+    }
+    const root = receiptRoot(ledger.entries)
+    expect(root).toBe(level[0])
+    const leaf = receiptLeaf(ledger.entries[4] as LedgerEntry)
+    const proof = getReceiptProof(ledger.entries, 4)
+    expect(proof).toHaveLength(1)
+    const upper = (x: Hex) => `0x${x.slice(2).toUpperCase()}` as Hex
+    expect(verifyReceiptProof({ root: upper(root), leaf: upper(leaf), proof: proof.map(upper) })).toBe(true)
+    expect(() => verifyReceiptProof({ root, leaf: '0x1234', proof })).toThrow(RangeError)
   })
 })
 

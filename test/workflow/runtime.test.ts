@@ -14,6 +14,7 @@ import {
 import type { RunEvent } from '../../src/workflow/events.js'
 import { fn } from '../../src/workflow/fn.js'
 import { model } from '../../src/workflow/model.js'
+import { plan } from '../../src/workflow/plan.js'
 import { run } from '../../src/workflow/run.js'
 import { streamRun } from '../../src/workflow/streamRun.js'
 import type { PaidCaller } from '../../src/workflow/types.js'
@@ -163,6 +164,30 @@ describe('retries', () => {
     expect(keys[0]).toBe(keys[1])
     expect(a.stats.charges).toBe(1)
     expect(r.receipt.entries).toHaveLength(1)
+  })
+
+  it('retries a caller that throws before returning a promise, releasing its budget reservation once paid', async () => {
+    const a = setup()
+    let throws = 1
+    const caller: PaidCaller = {
+      call: (m, input, o) => {
+        if (throws-- > 0) throw new Error('socket closed')
+        return a.caller.call(m, input, o)
+      },
+    }
+    const wf = workflow({ id: 'sync-throw', input: Text })
+      .step('one', upper)
+      .step('two', upper, ($) => $.steps.one)
+      .build()
+    const quoted = await plan(wf, { directory: a.directory })
+    const clock = new SimulatedClock()
+    // the budget fits both calls exactly: a reservation left behind by the failed attempt would refuse the second
+    const p = run(wf, { text: 'a' }, { ...a, caller, clock, random: () => 0, budget: quoted.quote.total })
+    await advance(clock, 600, 5)
+    const r = await p
+    expect(r.status === 'succeeded' && r.output).toEqual({ text: 'A' })
+    expect(r.receipt.entries.map((e) => e.stepId)).toEqual(['one', 'two'])
+    expect(a.stats.charges).toBe(2)
   })
 })
 
