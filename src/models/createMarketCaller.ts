@@ -49,6 +49,7 @@ export function createMarketCaller(p: CreateMarketCallerParameters): PaidCaller 
             outputHash: pay.outputHash,
             providerSignature: pay.providerSignature,
             receiptProof: pay.receiptProof,
+            voucher: pay.voucher,
             latencyMs: Math.round(r.latencyMs),
             lane: pay.lane,
           }

@@ -13,6 +13,8 @@ export type PaidCallPayment = {
   readonly providerSignature: Hex
   /** The receipt's Merkle proof up to that root (empty or absent when it was signed alone). */
   readonly receiptProof?: readonly Hex[] | undefined
+  /** The cumulative amount of the voucher sent with the call (part of what the provider signed). */
+  readonly voucher?: bigint | undefined
   readonly latencyMs: number
   /** Opaque to the engine, handed back to the settler. Keep it JSON-serialisable (bigint allowed). */
   readonly lane: unknown

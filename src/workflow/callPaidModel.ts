@@ -157,6 +157,8 @@ function record(call: PaidCall, result: PaidCallResult): CallPaidModelReturnType
       inputHash: p.inputHash,
       outputHash: p.outputHash,
       providerSignature: p.providerSignature,
+      receiptProof: p.receiptProof,
+      voucher: p.voucher,
       latencyMs: p.latencyMs,
       lane: p.lane,
     },

@@ -1,6 +1,6 @@
+import { createHash, hash } from 'node:crypto'
 import { type Hex, zeroHash } from 'viem'
-import { keccak256Bytes } from '../pay/keccak.js'
-import { sha256Hex } from './ledger.js'
+import { merkleLevels, merkleProof, merkleRootOf } from '../pay/merkle.js'
 import type { LedgerEntry, SettleResult } from './types.js'
 
 /**
@@ -29,36 +29,66 @@ export type Receipt = {
   readonly settlement: SettleResult | undefined
 }
 
-const ZEROS = '0'.repeat(64)
-
-/** A 32-byte field as 64 hex digits; a shorter value is left-padded with zeros, as a number is. */
-function hex32(h: Hex): string {
-  const body = h.slice(2)
-  if (body.length === 64) return body
-  if (body.length > 64 || body.length % 2)
-    throw new RangeError(`receipt field ${h} is not the hex of at most 32 bytes`)
-  return ZEROS.slice(body.length) + body
-}
-
 const LIMIT = { 16: 1n << 128n, 32: 1n << 256n } as const
 
-/** An unsigned integer of `bytes` bytes as hex digits, big-endian. */
-function hexUint(n: bigint, bytes: 16 | 32, what: string): string {
-  if (n < 0n || n >= LIMIT[bytes]) throw new RangeError(`receipt ${what} must fit in ${8 * bytes} bits`)
-  return (n <= 0x1fffffffffffffn ? Number(n).toString(16) : n.toString(16)).padStart(2 * bytes, '0')
+/** A hash field of at most 32 bytes, left-padded, at `offset`; refuses what is not `0x` hex. */
+function write32(buf: Buffer, offset: number, h: Hex, what: string): void {
+  const digits = h.length - 2
+  if (digits === 64 && buf.write(h.slice(2), offset, 32, 'hex') === 32) return
+  const bytes = digits >>> 1
+  if (!h.startsWith('0x') || digits % 2 || digits > 64)
+    throw new RangeError(`receipt ${what} ${h} is not the hex of at most 32 bytes`)
+  buf.fill(0, offset, offset + 32 - bytes)
+  if (buf.write(h.slice(2), offset + 32 - bytes, bytes, 'hex') !== bytes)
+    throw new RangeError(`receipt ${what} ${h} is not hex`)
 }
 
-// Few distinct versions recur on every call: their UTF-8 hex is kept (bounded).
-const versionHex = new Map<string, string>()
-function utf8Hex(version: string): string {
-  let h = versionHex.get(version)
-  if (h === undefined) {
-    h = Buffer.from(version, 'utf8').toString('hex')
-    if (versionHex.size >= 256) versionHex.clear()
-    versionHex.set(version, h)
+/** An unsigned integer of `width` bytes, big-endian, at `offset` (small values without BigInt arithmetic). */
+function writeUint(buf: Buffer, offset: number, width: 16 | 32, n: bigint, what: string): void {
+  if (n >= 0n && n < 0x1000000000000n) {
+    buf.fill(0, offset, offset + width - 6)
+    buf.writeUIntBE(Number(n), offset + width - 6, 6)
+    return
   }
-  return h
+  if (n < 0n || n >= LIMIT[width]) throw new RangeError(`receipt ${what} must fit in ${8 * width} bits`)
+  buf.write(n.toString(16).padStart(width * 2, '0'), offset, width, 'hex')
 }
+
+// Reused for every leaf (hashing reads it at once).
+let leafScratch = Buffer.allocUnsafe(512)
+
+/** The leaf of one entry as bytes (see `Receipt`). */
+function leafBytes(e: LedgerEntry): Uint8Array {
+  const sig = e.providerSignature
+  const sigLength = (sig.length - 2) >>> 1
+  if (!sig.startsWith('0x') || sig.length % 2 || sigLength > 0xffff)
+    throw new RangeError('provider signature is not hex of ≤ 65535 bytes')
+  const versionLength = Buffer.byteLength(e.modelVersion, 'utf8')
+  const need = 198 + sigLength + versionLength
+  if (leafScratch.length < need) leafScratch = Buffer.allocUnsafe(Math.max(need, leafScratch.length * 2))
+  const buf = leafScratch
+  write32(buf, 0, e.idempotencyKey, 'idempotencyKey')
+  write32(buf, 32, e.laneId, 'laneId')
+  write32(buf, 64, e.inputHash, 'inputHash')
+  write32(buf, 96, e.outputHash, 'outputHash')
+  writeUint(buf, 128, 32, e.assetId, 'assetId')
+  writeUint(buf, 160, 16, e.amount, 'amount')
+  writeUint(buf, 176, 16, e.cumulative, 'cumulative')
+  buf.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.round(e.latencyMs))), 192)
+  buf.writeUInt16BE(sigLength, 196)
+  if (sigLength && buf.write(sig.slice(2), 198, sigLength, 'hex') !== sigLength)
+    throw new RangeError(`receipt entry ${e.index} has a provider signature that is not hex`)
+  buf.write(e.modelVersion, 198 + sigLength, versionLength, 'utf8')
+  return sha256(buf.subarray(0, need))
+}
+
+/** SHA-256 as bytes: native one-shot `crypto.hash` (Node ≥ 20.12), `createHash` before it. */
+const sha256: (data: Uint8Array) => Uint8Array =
+  typeof hash === 'function'
+    ? (data) => hash('sha256', data, 'buffer') as unknown as Uint8Array
+    : (data) => createHash('sha256').update(data).digest()
+
+const hex = (b: Uint8Array): Hex => `0x${Buffer.from(b.buffer, b.byteOffset, 32).toString('hex')}`
 
 /**
  * The Merkle leaf of one ledger entry (see `Receipt` for the encoding).
@@ -69,56 +99,7 @@ function utf8Hex(version: string): string {
  * ```
  */
 export function receiptLeaf(e: LedgerEntry): Hex {
-  const sig = e.providerSignature.slice(2)
-  if (sig.length % 2 || sig.length > 0x1fffe)
-    throw new RangeError('provider signature is not hex of ≤ 65535 bytes')
-  // The whole preimage as hex, decoded in one call (invalid digits stop the decoding short, which is refused).
-  const preimage =
-    hex32(e.idempotencyKey) +
-    hex32(e.laneId) +
-    hex32(e.inputHash) +
-    hex32(e.outputHash) +
-    hexUint(e.assetId, 32, 'assetId') +
-    hexUint(e.amount, 16, 'amount') +
-    hexUint(e.cumulative, 16, 'cumulative') +
-    Math.min(0xffffffff, Math.max(0, Math.round(e.latencyMs)))
-      .toString(16)
-      .padStart(8, '0') +
-    (sig.length >>> 1).toString(16).padStart(4, '0') +
-    sig +
-    utf8Hex(e.modelVersion)
-  const need = preimage.length >>> 1
-  if (leafScratch.length < need) leafScratch = Buffer.allocUnsafe(Math.max(need, leafScratch.length * 2))
-  if (leafScratch.write(preimage, 0, need, 'hex') !== need)
-    throw new RangeError(`receipt entry ${e.index} has a field that is not hex`)
-  return `0x${sha256Hex(leafScratch.subarray(0, need))}`
-}
-
-// Reused for every leaf (hashing reads it at once).
-let leafScratch = Buffer.allocUnsafe(512)
-
-const pair = Buffer.alloc(64)
-/** keccak256 of two lowercase nodes sorted ascending (fixed-length lowercase hex sorts as the bytes do). */
-function hashPair(a: Hex, b: Hex): Hex {
-  pair.write(a < b ? a.slice(2) + b.slice(2) : b.slice(2) + a.slice(2), 0, 64, 'hex')
-  const d = keccak256Bytes(pair)
-  return `0x${Buffer.from(d.buffer, d.byteOffset, 32).toString('hex')}`
-}
-
-/** Every level of the tree, leaves first, as lowercase hex. */
-function layers(entries: readonly LedgerEntry[]): Hex[][] {
-  const out: Hex[][] = [entries.map(receiptLeaf)]
-  for (let level = out[0] as Hex[]; level.length > 1; ) {
-    const next: Hex[] = []
-    for (let i = 0; i < level.length; i += 2) {
-      const a = level[i] as Hex
-      const b = level[i + 1]
-      next.push(b ? hashPair(a, b) : a)
-    }
-    out.push(next)
-    level = next
-  }
-  return out
+  return hex(leafBytes(e))
 }
 
 /**
@@ -131,8 +112,8 @@ function layers(entries: readonly LedgerEntry[]): Hex[][] {
  */
 export function receiptRoot(entries: readonly LedgerEntry[]): Hex {
   if (!entries.length) return zeroHash
-  const ls = layers(entries)
-  return ls[ls.length - 1]?.[0] as Hex
+  const levels = merkleLevels(entries.map(leafBytes))
+  return hex((levels[levels.length - 1] as Uint8Array[])[0] as Uint8Array)
 }
 
 /**
@@ -146,16 +127,10 @@ export function receiptRoot(entries: readonly LedgerEntry[]): Hex {
  */
 export function getReceiptProof(entries: readonly LedgerEntry[], index: number): Hex[] {
   if (index < 0 || index >= entries.length) throw new RangeError(`no receipt entry ${index}`)
-  const proof: Hex[] = []
-  const ls = layers(entries)
-  let i = index
-  for (let l = 0; l < ls.length - 1; l++) {
-    const sibling = (ls[l] as Hex[])[i ^ 1]
-    if (sibling) proof.push(sibling)
-    i >>= 1
-  }
-  return proof
+  return merkleProof(merkleLevels(entries.map(leafBytes)), index).map(hex)
 }
+
+const NODE = /^0x[0-9a-fA-F]{64}$/
 
 /**
  * Checks a receipt inclusion proof with sorted-pair keccak256 — the same check as OpenZeppelin `MerkleProof.verify`.
@@ -167,10 +142,9 @@ export function getReceiptProof(entries: readonly LedgerEntry[], index: number):
  */
 export function verifyReceiptProof(parameters: { root: Hex; leaf: Hex; proof: readonly Hex[] }): boolean {
   const node32 = (h: Hex) => {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(h)) throw new RangeError(`receipt node ${h} is not 32 bytes of hex`)
-    return h.toLowerCase() as Hex
+    if (!NODE.test(h)) throw new RangeError(`receipt node ${h} is not 32 bytes of hex`)
+    return Buffer.from(h.slice(2), 'hex')
   }
-  let node = node32(parameters.leaf)
-  for (const p of parameters.proof) node = hashPair(node, node32(p))
-  return node === parameters.root.toLowerCase()
+  const root = merkleRootOf(node32(parameters.leaf), parameters.proof.map(node32))
+  return hex(root) === parameters.root.toLowerCase()
 }

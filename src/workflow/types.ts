@@ -25,7 +25,15 @@ export type LedgerEntry = {
   readonly cumulative: bigint
   readonly inputHash: Hex
   readonly outputHash: Hex
+  /** The provider's signature over the root of the receipt batch the call was signed in. */
   readonly providerSignature: Hex
+  /**
+   * What else checks that signature (`verifyCallReceipt`): the receipt's Merkle proof up to the signed root (empty
+   * or absent when signed alone) and the voucher amount sent with the call. Neither is part of the receipt leaf: the
+   * leaf commits to the signature, which the receipt's fields and proof must lead to.
+   */
+  readonly receiptProof?: readonly Hex[] | undefined
+  readonly voucher?: bigint | undefined
   readonly latencyMs: number
   readonly lane: unknown
 }

@@ -14,6 +14,7 @@ import { defineModel, type ModelDefinition } from '../../src/models/defineModel.
 import { type ServeModelsReturnType, serveModels } from '../../src/models/serveModels.js'
 import { getLane } from '../../src/pay/getLane.js'
 import type { Lane } from '../../src/pay/lane.js'
+import { verifyCallReceipt } from '../../src/pay/verifyCallReceipt.js'
 import { createChainSettler } from '../../src/workflow/createChainSettler.js'
 import { fn } from '../../src/workflow/fn.js'
 import { model } from '../../src/workflow/model.js'
@@ -172,6 +173,28 @@ describe('a workflow run on the devnet', () => {
     expect(settler.settlements).toHaveLength(1)
     expect(settlement?.total).toBe(2_000n + 3n * 5_000n + 1_000n)
     expect(result.receipt.settlement?.txHash).toBe(settlement?.txHash)
+
+    // every entry carries what checks its provider's signature: the receipt's fields, the voucher and the proof
+    for (const e of result.receipt.entries) {
+      const v = await verifyCallReceipt({
+        chainId: devnet.chainId,
+        ledger: devnet.addresses.ledger,
+        receipt: {
+          laneId: e.laneId,
+          assetId: e.assetId,
+          model: e.modelId,
+          version: e.modelVersion,
+          inputHash: e.inputHash,
+          outputHash: e.outputHash,
+          amount: e.amount,
+          cumulative: e.cumulative,
+          voucher: e.voucher as bigint,
+        },
+        signature: e.providerSignature,
+        proof: e.receiptProof ?? [],
+      })
+      expect(v.valid && v.signer.toLowerCase()).toBe(devnet.accounts[1]?.address.toLowerCase())
+    }
 
     // shout owes acme/upper 10% of 15 000; the rest of each price to its model
     const after = await Promise.all([BASE, DERIVED, WORDS].map((id) => credit(ids[id] as bigint)))
