@@ -82,10 +82,13 @@ function leafBytes(e: LedgerEntry): Uint8Array {
   return sha256(buf.subarray(0, need))
 }
 
-/** SHA-256 as bytes: native one-shot `crypto.hash` (Node ≥ 20.12), `createHash` before it. */
+/**
+ * SHA-256 as bytes: native one-shot `crypto.hash` (Node ≥ 20.12; its hex output and a decode beat its buffer output),
+ * `createHash` before it.
+ */
 const sha256: (data: Uint8Array) => Uint8Array =
   typeof hash === 'function'
-    ? (data) => hash('sha256', data, 'buffer') as unknown as Uint8Array
+    ? (data) => Buffer.from(hash('sha256', data, 'hex'), 'hex')
     : (data) => createHash('sha256').update(data).digest()
 
 const hex = (b: Uint8Array): Hex => `0x${Buffer.from(b.buffer, b.byteOffset, 32).toString('hex')}`
