@@ -38,7 +38,8 @@ export async function verifyCallReceipt(
   const native = verifyCallReceiptNative(p)
   if (native) return native
   try {
-    const { digest, root } = rootDigest(p)
+    const { rootBytes, root } = rootOf(p)
+    const digest = callReceiptHasher(p.chainId, p.ledger).batchDigest(rootBytes)
     return { valid: true, signer: await recoverDigestSigner(digest, p.signature), root }
   } catch (err) {
     if (err instanceof MalformedSignatureError)
@@ -55,15 +56,15 @@ export function verifyCallReceiptNative(
   p: VerifyCallReceiptParameters,
 ): VerifyCallReceiptReturnType | undefined {
   try {
-    const { digest, root } = rootDigest(p)
-    const recovered = callReceiptHasher(p.chainId, p.ledger).recovered
+    const { rootBytes, root } = rootOf(p)
+    const hasher = callReceiptHasher(p.chainId, p.ledger)
     const key = `${root}${p.signature}`
-    const known = recovered.get(key)
+    const known = hasher.recovered.get(key)
     if (known) return { valid: true, signer: known, root }
-    const signer = recoverDigestSignerNative(digest, p.signature)
+    const signer = recoverDigestSignerNative(hasher.batchDigest(rootBytes), p.signature)
     if (signer === undefined) return undefined
-    if (recovered.size >= 4_096) recovered.clear()
-    recovered.set(key, signer)
+    if (hasher.recovered.size >= 4_096) hasher.recovered.clear()
+    hasher.recovered.set(key, signer)
     return { valid: true, signer, root }
   } catch (err) {
     if (err instanceof MalformedSignatureError)
@@ -72,7 +73,7 @@ export function verifyCallReceiptNative(
   }
 }
 
-function rootDigest(p: VerifyCallReceiptParameters) {
+function rootOf(p: VerifyCallReceiptParameters) {
   if (!Array.isArray(p.proof) || p.proof.length > MAX_PROOF)
     throw new MalformedSignatureError(`a receipt proof is a list of at most ${MAX_PROOF} hashes`)
   const proof = p.proof.map((h) => {
@@ -80,10 +81,7 @@ function rootDigest(p: VerifyCallReceiptParameters) {
       throw new MalformedSignatureError('a receipt proof holds 32-byte hex hashes')
     return Buffer.from(h.slice(2), 'hex')
   })
-  const hasher = callReceiptHasher(p.chainId, p.ledger)
-  const rootBytes = merkleRootOf(hasher.structHash(p.receipt), proof)
-  return {
-    digest: hasher.batchDigest(rootBytes),
-    root: `0x${Buffer.from(rootBytes.buffer, rootBytes.byteOffset, 32).toString('hex')}` as Hex,
-  }
+  const rootBytes = merkleRootOf(callReceiptHasher(p.chainId, p.ledger).structHash(p.receipt), proof)
+  const root = `0x${Buffer.from(rootBytes.buffer, rootBytes.byteOffset, 32).toString('hex')}` as Hex
+  return { rootBytes, root }
 }
