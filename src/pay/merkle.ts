@@ -30,12 +30,12 @@ export function merkleLevels(leaves: readonly Uint8Array[]): Uint8Array[][] {
   return out
 }
 
-/** The sibling hashes that lead from leaf `index` to the root of `levels`. */
-export function merkleProof(levels: readonly Uint8Array[][], index: number): Uint8Array[] {
-  const proof: Uint8Array[] = []
+/** The sibling nodes that lead from leaf `index` to the root of `levels` (as bytes, or as any form of them). */
+export function merkleProof<T>(levels: readonly (readonly T[])[], index: number): T[] {
+  const proof: T[] = []
   let i = index
   for (let l = 0; l < levels.length - 1; l++) {
-    const sibling = (levels[l] as Uint8Array[])[i ^ 1]
+    const sibling = (levels[l] as readonly T[])[i ^ 1]
     if (sibling) proof.push(sibling)
     i >>= 1
   }

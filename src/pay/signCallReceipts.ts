@@ -74,7 +74,9 @@ function batchOf(p: SignCallReceiptsParameters) {
   const hasher = callReceiptHasher(p.chainId, p.ledger)
   const levels = merkleLevels(p.receipts.map((r) => hasher.structHash(r)))
   const rootBytes = (levels[levels.length - 1] as Uint8Array[])[0] as Uint8Array
-  const proofs = p.receipts.map((_, i) => merkleProof(levels, i).map(hex))
+  // every node in hex once: a node sits in the proofs of all the leaves below its sibling
+  const hexLevels = levels.map((level) => level.map(hex))
+  const proofs = p.receipts.map((_, i) => merkleProof(hexLevels, i))
   return { root: hex(rootBytes), rootBytes, proofs }
 }
 
