@@ -19,6 +19,7 @@ import { callModel } from '../src/models/callModel.js'
 import { createWallet, type Wallet } from '../src/models/createWallet.js'
 import { defineModel, type ModelDefinition } from '../src/models/defineModel.js'
 import { type ServeModelsReturnType, serveModels } from '../src/models/serveModels.js'
+import { recoverDigestSignerNative, signDigestNative } from '../src/pay/voucher.js'
 import type { ResolvedModel } from '../src/workflow/types.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
@@ -181,6 +182,7 @@ async function main() {
       calls: { paid: number; receiptSignatures: number }
     }
     const receiptsPerSignature = served.calls.paid / Math.max(1, served.calls.receiptSignatures)
+    const voucherRecoveryUs = recoveryUs()
 
     // the real catalog models: one lane each (opened by the first call, not timed), then timed calls
     const inputs = sampleInputs()
@@ -265,6 +267,8 @@ async function main() {
       onchainTxDuringPaidRuns: Number(block1 - block0),
       redemptionEveryCalls: Number(THRESHOLD / PRICE),
       receiptsPerSignature: round(receiptsPerSignature),
+      // what checking one voucher costs the provider at least: one native secp256k1 recovery, timed here
+      voucherRecoveryUs: round(voucherRecoveryUs),
       perRun: { paid: paidRuns.map(summary), unpaid: freeRuns.map(summary) },
       catalog,
       targets: { paymentCostPctAtMost: 25, paidCallsPerSecAtLeast: 1_500, onchainTxPerCall: 0 },
@@ -277,7 +281,9 @@ async function main() {
     console.log(
       `payment costs ${result.paymentCostPct}% of unpaid throughput (target ≤ 25%); ${paidCallsPerSec} paid calls/s (target ≥ 1500); ${result.onchainTxPerCall} on-chain tx per call (${result.onchainTxDuringPaidRuns} tx over ${paidCalls} calls)`,
     )
-    console.log(`the provider signed ${result.receiptsPerSignature} receipts per signature on average`)
+    console.log(
+      `the provider signed ${result.receiptsPerSignature} receipts per signature on average; one voucher recovery costs ${result.voucherRecoveryUs} µs`,
+    )
     console.log(
       `CPU per call (client + provider): paid ${result.paidCpuUsPerCall.client} + ${result.paidCpuUsPerCall.provider} µs, unpaid ${result.unpaidCpuUsPerCall.client} + ${result.unpaidCpuUsPerCall.provider} µs (payment +${result.paymentCpuCostPct}% CPU); on two free cores: ${result.paidCallsPerSecOnTwoFreeCores} paid / ${result.unpaidCallsPerSecOnTwoFreeCores} unpaid calls/s`,
     )
@@ -307,6 +313,24 @@ type RunResult = {
   errors: number
   clientCpuUs: number
   serverCpuUs: number
+}
+
+/** µs per native recovery of a signer from a digest and signature (the provider's check of each voucher). */
+function recoveryUs(): number {
+  const key = `0x${'42'.repeat(32)}` as Hex
+  const digests = Array.from({ length: 64 }, (_, i) => new Uint8Array(32).fill(i + 1))
+  const signatures = digests.map((d) => signDigestNative(d, key) as Hex)
+  const runs: number[] = []
+  for (let r = 0; r < 7; r++) {
+    const t = performance.now()
+    for (let i = 0; i < 2_000; i++)
+      recoverDigestSignerNative(digests[i & 63] as Uint8Array, signatures[i & 63] as Hex)
+    runs.push(((performance.now() - t) * 1000) / 2_000)
+  }
+  return pct(
+    runs.sort((x, y) => x - y),
+    0.5,
+  )
 }
 
 /** CPU time (µs) a process has used, from /proc (Linux); NaN elsewhere. */

@@ -7,7 +7,7 @@ import { canonicalJson, hashCard, parseCard } from '../market/card.js'
 import type { JSONSchema, ResolvedModel } from '../market/directory.js'
 import { getModel } from '../market/getModel.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
-import { keccak256Hex } from '../pay/keccak.js'
+import { keccak256Hex, whenKeccakReady } from '../pay/keccak.js'
 import type { Lane } from '../pay/lane.js'
 import { openLicense } from '../pay/openLicense.js'
 import { signVoucher, signVoucherNative } from '../pay/signVoucher.js'
@@ -141,6 +141,8 @@ export async function callModel<T = unknown>(
   input: unknown,
   p: CallModelParameters,
 ): Promise<CallModelReturnType<T>> {
+  const compiling = whenKeccakReady()
+  if (compiling) await compiling
   const started = performance.now()
   const { wallet } = p
   const policies = p.policy ? [wallet.policy, p.policy] : [wallet.policy]

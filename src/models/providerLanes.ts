@@ -349,6 +349,11 @@ export function createLaneBook(o: LaneBookOptions) {
       updateBest(l)
       if (exposure() >= o.redeem.exposureThreshold) void maybeRedeem()
     },
+    /** Takes back the charge of a call that could not be answered after all. */
+    uncharge(l: ProviderLane) {
+      l.charged -= l.price
+      updateBest(l)
+    },
     maybeRedeem,
     /** Whether the watch has polled successfully recently. */
     synced: () => Date.now() - lastPollOk < Math.max(5_000, o.pollIntervalMs * 10),

@@ -2,6 +2,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 import { BaseError } from '../errors/base.js'
+import { whenKeccakReady } from '../pay/keccak.js'
 import type { ModelDefinition } from './defineModel.js'
 import {
   CARDS_PATH,
@@ -60,6 +61,7 @@ export async function serveModels(
   parameters: ServeModelsParameters = {},
 ): Promise<ServeModelsReturnType> {
   const { port = 0, host = '127.0.0.1', ...options } = parameters
+  await whenKeccakReady()
   const router = tributaryRouter(models, options)
   const app = express()
   app.disable('x-powered-by')

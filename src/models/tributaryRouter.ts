@@ -234,6 +234,12 @@ export function tributaryRouter(
         })
       : undefined
 
+  if (paid && client && !client.privateKey && !client.account.signTypedData)
+    throw new ProviderConfigError(`account ${client.account.address} cannot sign receipts`, {
+      metaMessages: [
+        "- Give the provider's client a local account (privateKeyToAccount) or its private key, so that it can sign EIP-712 receipts.",
+      ],
+    })
   const receipts =
     paid && client && ledger
       ? createCallReceiptSigner({
@@ -848,7 +854,25 @@ export function tributaryRouter(
           cumulative: l.charged,
           voucher: payment.cumulative,
         }
-        const signed = await (receipts as CallReceiptSigner).sign(receipt)
+        let signed: SignedCallReceipt
+        try {
+          signed = await (receipts as CallReceiptSigner).sign(receipt)
+        } catch (err) {
+          // no receipt, no answer: the call is not charged, and its voucher may be sent again
+          ;(book as LaneBook).uncharge(l)
+          charged -= l.price
+          counters.paid--
+          counters.failed++
+          l.used.delete(payment.cumulative)
+          onError(err)
+          return fail(
+            res,
+            500,
+            'receipt_unsigned',
+            'the provider could not sign the receipt; the call was not charged, retry it',
+            { charged: false, lane: (book as LaneBook).status(l) },
+          )
+        }
         headers[PAYMENT_RESPONSE_HEADER] = encodeResponse(l, m, receipt, signed)
       } else {
         counters.free++

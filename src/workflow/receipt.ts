@@ -1,6 +1,6 @@
-import { createHash, hash } from 'node:crypto'
 import { type Hex, zeroHash } from 'viem'
 import { merkleLevels, merkleProof, merkleRootOf } from '../pay/merkle.js'
+import { sha256Hex } from './ledger.js'
 import type { LedgerEntry, SettleResult } from './types.js'
 
 /**
@@ -79,17 +79,9 @@ function leafBytes(e: LedgerEntry): Uint8Array {
   if (sigLength && buf.write(sig.slice(2), 198, sigLength, 'hex') !== sigLength)
     throw new RangeError(`receipt entry ${e.index} has a provider signature that is not hex`)
   buf.write(e.modelVersion, 198 + sigLength, versionLength, 'utf8')
-  return sha256(buf.subarray(0, need))
+  // SHA-256's hex output and a decode beat its buffer output
+  return Buffer.from(sha256Hex(buf.subarray(0, need)), 'hex')
 }
-
-/**
- * SHA-256 as bytes: native one-shot `crypto.hash` (Node ≥ 20.12; its hex output and a decode beat its buffer output),
- * `createHash` before it.
- */
-const sha256: (data: Uint8Array) => Uint8Array =
-  typeof hash === 'function'
-    ? (data) => Buffer.from(hash('sha256', data, 'hex'), 'hex')
-    : (data) => createHash('sha256').update(data).digest()
 
 const hex = (b: Uint8Array): Hex => `0x${Buffer.from(b.buffer, b.byteOffset, 32).toString('hex')}`
 
@@ -137,6 +129,8 @@ const NODE = /^0x[0-9a-fA-F]{64}$/
 
 /**
  * Checks a receipt inclusion proof with sorted-pair keccak256 — the same check as OpenZeppelin `MerkleProof.verify`.
+ * `leaf` must be computed from the entry with {@link receiptLeaf}, never taken as given: like any raw-leaf check, an
+ * inner node of the tree passes with the rest of the path as its proof.
  *
  * @example
  * ```ts

@@ -2,6 +2,7 @@ import { randomFillSync } from 'node:crypto'
 import type { Hex } from 'viem'
 import { createActor, type InspectionEvent, type Observer, type Snapshot } from 'xstate'
 import type { z } from 'zod'
+import { whenKeccakReady } from '../pay/keccak.js'
 import {
   bindRuntime,
   compileWorkflow,
@@ -29,7 +30,7 @@ import { type Receipt, receiptRoot } from './receipt.js'
 import { systemClock } from './retry.js'
 import { nodesOf, type RunPolicy, RunRuntime, selectorOf } from './runtime.js'
 import type { Env } from './selection.js'
-import type { RunStatus, SnapshotStore, StoredRun } from './snapshotStore.js'
+import { LEDGER_SCHEME, type RunStatus, type SnapshotStore, type StoredRun } from './snapshotStore.js'
 import type { Clock, ModelDirectory, PaidCaller, SettleResult, Settler } from './types.js'
 import type { Workflow } from './workflow.js'
 
@@ -217,6 +218,7 @@ class Persister {
       waiting,
       machine: dehydrateMachine(persisted, this.blobs),
       ledger: dehydrateLedger(rt.p.ledger, this.blobs),
+      ledgerScheme: LEDGER_SCHEME,
       settlement,
       createdAt,
       updatedAt: rt.p.clock.now(),
@@ -513,6 +515,8 @@ export async function run<W extends z.ZodType, O>(
   input: z.input<W>,
   options: RunOptions = {},
 ): Promise<RunResult<O>> {
+  const compiling = whenKeccakReady()
+  if (compiling) await compiling
   const parsed = workflow.inputSchema.safeParse(input)
   if (!parsed.success)
     throw new InvalidInputError(
@@ -567,6 +571,7 @@ export async function resume<W extends z.ZodType, O>(
   options: RunOptions & { readonly store: SnapshotStore },
 ): Promise<RunResult<O>> {
   const { store } = options
+  await whenKeccakReady()
   const stored = await store.load(parameters.runId)
   if (!stored) throw new RunNotFoundError(parameters.runId)
   if (stored.fingerprint !== workflow.fingerprint)
@@ -576,6 +581,10 @@ export async function resume<W extends z.ZodType, O>(
   if (stored.status === 'succeeded' || stored.status === 'failed' || stored.status === 'cancelled')
     throw new WorkflowMismatchError(
       `run ${parameters.runId} already ended (${stored.status}); it cannot be resumed.`,
+    )
+  if (stored.ledger.length && stored.ledgerScheme !== LEDGER_SCHEME)
+    throw new WorkflowMismatchError(
+      `run ${parameters.runId} was saved by another version of tributary (ledger scheme ${stored.ledgerScheme ?? 1}, this version uses ${LEDGER_SCHEME}); resuming it here would pay again for calls it already paid. Resume it with the version that saved it, or settle what it recorded and start a new run.`,
     )
   let resumeEvent: Session['resumeEvent']
   if (parameters.step !== undefined) {

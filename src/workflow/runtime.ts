@@ -162,17 +162,21 @@ export class RunRuntime {
     }
     // A paid model step with nobody listening needs no step events: its call goes out at once, one promise deep.
     if (task.kind === 'model' && !this.listen)
-      return this.callModel(
-        node,
-        task,
-        value,
-        stepId,
-        item,
-        signal,
-        this.retryFor(task),
-        task.options.timeoutMs ?? this.p.policy.timeoutMs,
-        false,
-      )
+      try {
+        return this.callModel(
+          node,
+          task,
+          value,
+          stepId,
+          item,
+          signal,
+          this.retryFor(task),
+          task.options.timeoutMs ?? this.p.policy.timeoutMs,
+          false,
+        )
+      } catch (e) {
+        return Promise.reject(e)
+      }
     return this.runTaskFully(node, value, stepId, item, signal)
   }
 

@@ -23,10 +23,19 @@ export type StoredRun = {
   readonly machine: unknown
   /** Every paid call, with its output as a blob reference (reused on restore instead of paying again). */
   readonly ledger: readonly { readonly entry: LedgerEntry; readonly output: unknown }[]
+  /**
+   * How the ledger's idempotency keys and receipt leaves are derived ({@link LEDGER_SCHEME} when saved by this
+   * version; absent in runs saved before it had a number). A run resumes only under the scheme it was saved with:
+   * keys derived another way would not match its recorded calls, and those calls would be paid again.
+   */
+  readonly ledgerScheme?: number | undefined
   readonly settlement: SettleResult | undefined
   readonly createdAt: number
   readonly updatedAt: number
 }
+
+/** The ledger scheme of this version: SHA-256 idempotency keys and receipt leaves, batch-signed provider receipts. */
+export const LEDGER_SCHEME = 2
 
 /** A stored run plus the version the store gave it. */
 export type VersionedRun = StoredRun & { readonly version: number }

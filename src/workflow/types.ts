@@ -29,8 +29,8 @@ export type LedgerEntry = {
   readonly providerSignature: Hex
   /**
    * What else checks that signature (`verifyCallReceipt`): the receipt's Merkle proof up to the signed root (empty
-   * or absent when signed alone) and the voucher amount sent with the call. Neither is part of the receipt leaf: the
-   * leaf commits to the signature, which the receipt's fields and proof must lead to.
+   * or absent when signed alone) and the voucher amount sent with the call. Neither is part of the receipt leaf (the
+   * run's root does not commit to them): an altered proof or voucher only makes the signature check fail.
    */
   readonly receiptProof?: readonly Hex[] | undefined
   readonly voucher?: bigint | undefined

@@ -361,3 +361,52 @@ describe('limits and health', () => {
     }
   })
 })
+
+describe('receipt signing', () => {
+  test('a provider whose account cannot sign receipts is refused at start', async () => {
+    const { signTypedData: _, ...cannotSign } = provider.account
+    await expect(
+      serveModels([shout], { client: { ...provider, privateKey: undefined, account: cannotSign as never } }),
+    ).rejects.toThrow(/cannot sign receipts/)
+  })
+
+  test('a receipt that cannot be signed leaves the call uncharged, and its voucher can be sent again', async () => {
+    const offline = {
+      ...provider.account,
+      signTypedData: async () => {
+        throw new Error('the signing service is offline')
+      },
+    }
+    const errors: unknown[] = []
+    const broken = await serveModels([shout], {
+      client: { ...provider, privateKey: undefined, account: offline as never },
+      assetIds: (id) => assetIds[id],
+      onError: (e) => errors.push(e),
+    })
+    try {
+      const send = async () =>
+        (
+          await fetch(broken.endpoint(shout.id), {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'payment-signature': await voucher({ lane: otherLane, cumulative: 10n * price, signer: other }),
+            },
+            body: '{"text":"unsigned"}',
+          })
+        ).json() as Promise<Record<string, unknown>>
+      const first = await send()
+      expect(first).toMatchObject({
+        code: 'receipt_unsigned',
+        charged: false,
+        lane: { charged: '0', inflight: '0' },
+      })
+      // the same voucher again: not a replay, since it paid for nothing
+      expect(await send()).toMatchObject({ code: 'receipt_unsigned', charged: false })
+      expect(broken.stats).toMatchObject({ charged: 0n, calls: { paid: 0, failed: 2 } })
+      expect(String(errors[0])).toMatch(/offline/)
+    } finally {
+      await broken.stop({ redeem: false })
+    }
+  })
+})

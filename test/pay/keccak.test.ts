@@ -5,6 +5,7 @@ import {
   keccak256Hex,
   keccak256Prefix,
   keccak256Resume,
+  keccakInWasm,
   keccakReady,
   useWasmKeccak,
 } from '../../src/pay/keccak.js'
@@ -17,6 +18,9 @@ describe.each([
 ])('keccak256 (%s)', (_, wasm) => {
   beforeAll(() => useWasmKeccak(wasm))
   afterAll(() => useWasmKeccak(true))
+  test('runs where it says', () => {
+    expect(keccakInWasm()).toBe(wasm)
+  })
 
   test('agrees with viem for every length across three blocks, and for random bytes', () => {
     for (let n = 0; n <= 3 * 136 + 1; n++) {
@@ -50,19 +54,6 @@ describe.each([
   })
 })
 
-test('a prefix made by one implementation resumes in the other', async () => {
-  const head = new Uint8Array(136).map((_, i) => (i * 5) & 255)
-  const bytes = new Uint8Array(300).map((_, i) => (i < 136 ? (head[i] as number) : i & 255))
-  useWasmKeccak(false)
-  const jsPrefix = keccak256Prefix(head)
-  useWasmKeccak(true)
-  const wasmPrefix = keccak256Prefix(head)
-  expect(toHex(keccak256Resume(jsPrefix, bytes))).toBe(keccak256(bytes))
-  useWasmKeccak(false)
-  expect(toHex(keccak256Resume(wasmPrefix, bytes))).toBe(keccak256(bytes))
-  useWasmKeccak(true)
-})
-
 test('the WebAssembly keccak is at least as fast as the JS one on a receipt-sized message', () => {
   const bytes = new Uint8Array(320).fill(7)
   const time = (wasm: boolean) => {
@@ -72,7 +63,12 @@ test('the WebAssembly keccak is at least as fast as the JS one on a receipt-size
     for (let i = 0; i < 20_000; i++) keccak256Bytes(bytes)
     return performance.now() - t
   }
-  const js = Math.min(time(false), time(false))
-  const wasm = Math.min(time(true), time(true))
+  // the best of three each, interleaved, so that a busy machine slows both alike
+  let js = Number.POSITIVE_INFINITY
+  let wasm = Number.POSITIVE_INFINITY
+  for (let k = 0; k < 3; k++) {
+    js = Math.min(js, time(false))
+    wasm = Math.min(wasm, time(true))
+  }
   expect(wasm).toBeLessThan(js)
 })

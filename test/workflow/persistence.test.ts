@@ -160,6 +160,30 @@ describe('restore after a stop half-way', () => {
     expect(a.settlements[0]?.receiptRoot).toBe(receiptRoot(done.receipt.entries))
   })
 
+  it('a run saved under another ledger scheme is refused, not paid again', async () => {
+    const store = createMemorySnapshotStore()
+    const a = setup()
+    const halt = new AbortController()
+    const gate = { started: 0, onStart: () => halt.abort() } as { started: number; onStart?: () => void }
+    const first = await run(pipeline(gate), { text: 'a b c' }, { ...a, store, halt: halt.signal })
+    const stored = await store.load(first.runId)
+    if (!stored) throw new Error('not stored')
+    expect(stored.ledgerScheme).toBe(2)
+    // as an earlier version saved it: no scheme number
+    const { version, ledgerScheme: _, ...older } = stored
+    await store.save(older, { expectedVersion: version })
+    const c2 = counting(a.caller)
+    await expect(
+      resume(
+        pipeline({ started: 1 }),
+        { runId: first.runId },
+        { directory: a.directory, caller: c2.caller, settler: a.settler, store },
+      ),
+    ).rejects.toThrow(WorkflowMismatchError)
+    expect(c2.perStep.size).toBe(0)
+    expect(a.stats.charges).toBe(2)
+  })
+
   it('a paid call that was in flight at the crash is re-sent with the same key and not charged twice', async () => {
     const store = createMemorySnapshotStore()
     const a = setup()
