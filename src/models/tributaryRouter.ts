@@ -234,6 +234,13 @@ export function tributaryRouter(
         })
       : undefined
 
+  if (
+    options.receiptBatch !== undefined &&
+    (!Number.isInteger(options.receiptBatch) || options.receiptBatch < 1)
+  )
+    throw new ProviderConfigError(`receiptBatch must be a positive integer, got ${options.receiptBatch}`, {
+      metaMessages: ['- Leave it unset for 64, or pass 1 to sign every receipt alone.'],
+    })
   if (paid && client && !client.privateKey && !client.account.signTypedData)
     throw new ProviderConfigError(`account ${client.account.address} cannot sign receipts`, {
       metaMessages: [

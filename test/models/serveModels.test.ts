@@ -363,6 +363,13 @@ describe('limits and health', () => {
 })
 
 describe('receipt signing', () => {
+  test('a receipt batch size that is not a positive integer is refused at start', async () => {
+    for (const receiptBatch of [0, -1, 1.5])
+      await expect(serveModels([shout], { client: provider, receiptBatch })).rejects.toThrow(
+        /receiptBatch must be a positive integer/,
+      )
+  })
+
   test('a provider whose account cannot sign receipts is refused at start', async () => {
     const { signTypedData: _, ...cannotSign } = provider.account
     await expect(
