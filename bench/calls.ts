@@ -99,6 +99,11 @@ if (process.argv[2] === '--provider') {
     if (m.runnable) info.catalog.push(l)
   }
   process.stdout.write(`${JSON.stringify(info)}\n`)
+  // the load generator asks for the paid server's counts (the provider's stats are not public)
+  process.on('message', (m) => {
+    if (m === 'stats')
+      process.send?.({ paid: paid.stats.calls.paid, receiptSignatures: paid.stats.receiptSignatures })
+  })
   process.on('SIGTERM', async () => {
     await Promise.all([paid.stop({ redeem: false }), free.stop(), cat.stop({ redeem: false })])
     await catalog.close()
@@ -129,7 +134,7 @@ async function main() {
         a.stablecoin,
         devnet.accounts[1]?.privateKey as string,
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
     )
     const info = JSON.parse(
       await new Promise<string>((resolve, reject) => {
@@ -177,11 +182,11 @@ async function main() {
     const block1 = await devnet.client(0).publicClient.getBlockNumber()
     const paidCalls = paidRuns.reduce((s, r) => s + r.calls, 0)
     // the provider signs the receipts of the calls it finishes together once: how many per signature
-    const healthUrl = `${info.paid.endpoint.slice(0, info.paid.endpoint.indexOf('/models/'))}/health`
-    const served = (await (await fetch(healthUrl)).json()) as {
-      calls: { paid: number; receiptSignatures: number }
-    }
-    const receiptsPerSignature = served.calls.paid / Math.max(1, served.calls.receiptSignatures)
+    const served = await new Promise<{ paid: number; receiptSignatures: number }>((resolve) => {
+      child?.once('message', (m) => resolve(m as { paid: number; receiptSignatures: number }))
+      child?.send('stats')
+    })
+    const receiptsPerSignature = served.paid / Math.max(1, served.receiptSignatures)
     const voucherRecoveryUs = recoveryUs()
 
     // the real catalog models: one lane each (opened by the first call, not timed), then timed calls

@@ -998,7 +998,6 @@ export function tributaryRouter(
               }
             : null,
           models: list,
-          calls: { ...counters, receiptSignatures: receipts?.stats.signatures ?? 0 },
         },
       }
     },
