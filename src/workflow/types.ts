@@ -8,9 +8,16 @@ export type {
   ModelRef,
   ResolvedModel,
 } from '../market/directory.js'
+
+import type { PaidCallPayment } from '../models/paidCaller.js'
+
 export type { PaidCaller, PaidCallOptions, PaidCallPayment, PaidCallResult } from '../models/paidCaller.js'
 
-/** One paid call as the run's attribution ledger holds it. */
+/**
+ * One paid call as the run's attribution ledger holds it: where in the run it was made, and what the caller reported
+ * of its payment. The receipt's proof and the voucher are not part of the receipt leaf (the run's root does not commit
+ * to them): they only serve `verifyCallReceipt`, and an altered one makes that check fail.
+ */
 export type LedgerEntry = {
   readonly index: number
   readonly idempotencyKey: Hex
@@ -18,25 +25,8 @@ export type LedgerEntry = {
   readonly item: number
   readonly assetId: bigint
   readonly modelId: string
-  readonly modelVersion: string
   readonly token: Address
-  readonly laneId: Hex
-  readonly amount: bigint
-  readonly cumulative: bigint
-  readonly inputHash: Hex
-  readonly outputHash: Hex
-  /** The provider's signature over the root of the receipt batch the call was signed in. */
-  readonly providerSignature: Hex
-  /**
-   * What else checks that signature (`verifyCallReceipt`): the receipt's Merkle proof up to the signed root (empty
-   * or absent when signed alone) and the voucher amount sent with the call. Neither is part of the receipt leaf (the
-   * run's root does not commit to them): an altered proof or voucher only makes the signature check fail.
-   */
-  readonly receiptProof?: readonly Hex[] | undefined
-  readonly voucher?: bigint | undefined
-  readonly latencyMs: number
-  readonly lane: unknown
-}
+} & PaidCallPayment
 
 export type SettleParameters = {
   readonly runId: Hex
