@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ILedgerHooks} from "./interfaces/ILedgerHooks.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
@@ -20,8 +21,10 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 /// sequence); its mutable state (cap, claimed, expiry, closed) is one packed slot. Settlement recomputes
 /// the id from calldata, so a wrong model, payer, token or ancestor vector simply names no lane.
 ///
-/// Packed lane entry in `settle` / `redeem` calldata (33 + 10n bytes):
+/// Packed lane entry in `settle` / `redeem` / `redeemWithProofs` calldata (33 + 10n bytes):
 ///   uint64 modelId | uint32 termsVersion | uint64 seq | uint96 cumulative | uint8 n | n x (uint64 id, uint16 bps)
+/// Packed proof record in `redeemWithProofs` calldata (1 + 32n bytes), one per lane entry, in lane order:
+///   uint8 n | n x bytes32 sibling
 /// Packed attribution in the `Settled` event (20 bytes per lane or flat-fee purchase):
 ///   uint64 modelId | uint96 amount charged
 /// Each ancestor of the model was credited floor(amount x bps / 10 000) and the model the rest, by the
@@ -35,6 +38,7 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     uint256 public constant MAX_ANCESTORS = 32;
 
     bytes32 public constant VOUCHER_TYPEHASH = keccak256("Voucher(bytes32 laneId,uint256 cumulative)");
+    bytes32 public constant VOUCHERS_TYPEHASH = keccak256("Vouchers(bytes32 root)");
 
     uint256 internal constant MASK_96 = (1 << 96) - 1;
     uint256 internal constant MASK_128 = (1 << 128) - 1;
@@ -124,6 +128,8 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     error InvalidVoucherSignature(bytes32 laneId);
     error MissingSignatures(uint256 lanes, uint256 signatures);
     error MalformedLanes(uint256 offset);
+    /// @notice The proof record at `offset` is cut short, or bytes are left over after the last lane's record.
+    error MalformedProofs(uint256 offset);
     error TooManyLanes(uint256 count, uint256 max);
     error TooManyAncestors(uint256 count, uint256 max);
     error ZeroReceiptRoot();
@@ -271,6 +277,13 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         return _hashTypedDataV4(keccak256(abi.encode(VOUCHER_TYPEHASH, laneId, cumulative)));
     }
 
+    /// @notice The EIP-712 digest a payer signs once for a batch of vouchers: `root` is the sorted-pair
+    /// keccak256 Merkle root (OpenZeppelin `MerkleProof`) of the vouchers' struct hashes
+    /// keccak256(abi.encode(VOUCHER_TYPEHASH, laneId, cumulative)).
+    function vouchersDigest(bytes32 root) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(VOUCHERS_TYPEHASH, root)));
+    }
+
     // ------------------------------------------------------------------------------------- settlement
 
     /// @notice Settles a run in one transaction: brings every lane it used up to the cumulative amount
@@ -306,6 +319,40 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
     {
         bytes memory attribution;
         (total, attribution) = _apply(payer, token, lanes, signatures);
+        _emitRedeemed(payer, token, total, attribution);
+    }
+
+    /// @notice `redeem` for vouchers the payer signed in batches: each lane's signature is either a plain
+    /// voucher signature or a signature of `vouchersDigest(root)`, with the voucher's Merkle proof to `root`.
+    /// @param signatures one 65-byte signature of the payer per lane (none when the caller is the payer);
+    /// a batch's one signature repeats for every lane of the batch
+    /// @param proofs one packed proof record per lane, in lane order (see the contract notes), consumed
+    /// exactly: n == 0 means the lane's signature is a plain voucher signature; otherwise the n siblings lead
+    /// from the voucher's struct hash to the signed root. Empty means every signature is plain, as in `redeem`;
+    /// ignored when the caller is the payer.
+    function redeemWithProofs(
+        address payer,
+        address token,
+        bytes calldata lanes,
+        bytes calldata signatures,
+        bytes calldata proofs
+    ) external nonReentrant returns (uint256 total) {
+        if (msg.sender != payer) _checkVouchers(payer, token, lanes, signatures, proofs);
+        // `_apply` with proofs, written out rather than shared: an extra parameter there costs `settle` and
+        // `redeem` gas on every call
+        uint256[4] memory failure;
+        uint256 count;
+        bytes memory attribution;
+        (total, count, attribution) = _applyPacked(payer, token, lanes, failure);
+        if (failure[0] != 0) _revertLane(failure);
+        if (count > MAX_LANES) revert TooManyLanes(count, MAX_LANES);
+        _emitRedeemed(payer, token, total, attribution);
+    }
+
+    /// @dev The `Settled` event of a redemption (no receipt root), shared by both redeem paths: a third
+    /// inline emit of this event makes the optimizer stop inlining its encoding in `settle`, which then
+    /// costs every settlement gas.
+    function _emitRedeemed(address payer, address token, uint256 total, bytes memory attribution) internal {
         emit Settled(bytes32(0), payer, token, total, attribution);
     }
 
@@ -387,12 +434,18 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         internal
         returns (uint256 total, bytes memory attribution)
     {
-        uint256 count;
         if (msg.sender != payer) {
-            count = _checkVouchers(payer, token, lanes, signatures);
-            if (signatures.length != count * 65) revert MissingSignatures(count, signatures.length / 65);
+            // no proofs: every signature is a plain voucher's (an assembly empty slice is ~100 gas cheaper
+            // than `signatures[:0]`)
+            bytes calldata plain;
+            assembly ("memory-safe") {
+                plain.offset := 0
+                plain.length := 0
+            }
+            _checkVouchers(payer, token, lanes, signatures, plain);
         }
         uint256[4] memory failure;
+        uint256 count;
         (total, count, attribution) = _applyPacked(payer, token, lanes, failure);
         if (failure[0] != 0) _revertLane(failure);
         if (count > MAX_LANES) revert TooManyLanes(count, MAX_LANES);
@@ -542,61 +595,90 @@ contract Ledger is ILedgerHooks, EIP712, Ownable, ReentrancyGuardTransient {
         revert VoucherNotNewer(laneId, f[2], uint96(f[3]));
     }
 
-    /// @dev The third-party path: every lane needs the payer's voucher for exactly its new cumulative.
-    /// Returns the number of lanes. Malformed entries are left to `_applyPacked` to report.
-    function _checkVouchers(address payer, address token, bytes calldata lanes, bytes calldata signatures)
-        internal
-        view
-        returns (uint256 count)
-    {
+    /// @dev The third-party path: every lane needs the payer's signature for exactly its new cumulative, of
+    /// its voucher or, through the lane's record in `proofs`, of a batch root; one signature per lane, and
+    /// every proof byte used. Empty `proofs` means every signature is a voucher's. Malformed entries are left
+    /// to `_applyPacked` to report.
+    function _checkVouchers(
+        address payer,
+        address token,
+        bytes calldata lanes,
+        bytes calldata signatures,
+        bytes calldata proofs
+    ) internal view {
+        uint256 count;
         uint256 o;
+        uint256 p;
         while (o + 33 <= lanes.length) {
-            uint256 head;
             uint256 tail;
             assembly ("memory-safe") {
-                head := calldataload(add(lanes.offset, o))
                 tail := calldataload(add(lanes.offset, add(o, 20)))
             }
             uint256 end = o + 33 + ((tail >> 152) & 0xff) * 10;
             if (end > lanes.length) break;
-            bytes32 laneId = _laneIdAt(payer, token, head, lanes[o + 33:end]);
-            _checkVoucher(payer, laneId, tail >> 160, signatures, count);
+            bytes32 laneId = _laneIdAt(payer, token, lanes[o:end]);
+            p = _checkVoucher(payer, laneId, tail >> 160, signatures, count, proofs, p);
             ++count;
             o = end;
         }
+        if (p != proofs.length) revert MalformedProofs(p);
+        if (signatures.length != count * 65) revert MissingSignatures(count, signatures.length / 65);
     }
 
-    /// @dev keccak(payer | token | modelId, termsVersion, seq (the first 20 bytes of `head`) | keccak(lineage))
-    function _laneIdAt(address payer, address token, uint256 head, bytes calldata lineage)
-        internal
-        pure
-        returns (bytes32 laneId)
-    {
+    /// @dev keccak(payer | token | modelId, termsVersion, seq (the first 20 bytes of `entry`) | keccak(lineage)),
+    /// the lineage being the entry's bytes after its 33-byte head.
+    function _laneIdAt(address payer, address token, bytes calldata entry) internal pure returns (bytes32 laneId) {
         assembly ("memory-safe") {
             let m := mload(0x40)
-            calldatacopy(m, lineage.offset, lineage.length)
-            let lineageHash := keccak256(m, lineage.length)
+            calldatacopy(m, add(entry.offset, 33), sub(entry.length, 33))
+            let lineageHash := keccak256(m, sub(entry.length, 33))
             mstore(m, shl(96, payer))
             mstore(add(m, 20), shl(96, token))
-            mstore(add(m, 40), and(head, not(sub(shl(96, 1), 1))))
+            mstore(add(m, 40), and(calldataload(entry.offset), not(sub(shl(96, 1), 1))))
             mstore(add(m, 60), lineageHash)
             laneId := keccak256(m, 92)
         }
     }
 
+    /// @dev Checks the payer's signature number `index`: of the lane's voucher when `proofs` is empty, else
+    /// as the lane's proof record at `p` says. Returns the offset of the next record.
     function _checkVoucher(
         address payer,
         bytes32 laneId,
         uint256 cumulative,
         bytes calldata signatures,
-        uint256 index
-    ) internal view {
+        uint256 index,
+        bytes calldata proofs,
+        uint256 p
+    ) internal view returns (uint256 next) {
         uint256 start = index * 65;
         if (signatures.length < start + 65) revert MissingSignatures(index + 1, signatures.length / 65);
-        bytes32 digest = voucherDigest(laneId, cumulative);
+        bytes32 digest;
+        if (proofs.length == 0) digest = voucherDigest(laneId, cumulative);
+        else (digest, next) = _provenDigest(laneId, cumulative, proofs, p);
         if (!SignatureChecker.isValidSignatureNow(payer, digest, signatures[start:start + 65])) {
             revert InvalidVoucherSignature(laneId);
         }
+    }
+
+    /// @dev Reads the proof record at `p` and returns the digest the lane's signature must be for, and the
+    /// offset of the next record. n == 0: the voucher's own digest. Otherwise the n siblings fold the voucher's
+    /// struct hash up to a root by sorted-pair keccak256 (OpenZeppelin `MerkleProof`), and the digest is the
+    /// root's `Vouchers` message. n is one byte, so the fold is bounded by 255.
+    function _provenDigest(bytes32 laneId, uint256 cumulative, bytes calldata proofs, uint256 p)
+        internal
+        view
+        returns (bytes32 digest, uint256 next)
+    {
+        if (p >= proofs.length) revert MalformedProofs(p);
+        next = p + 1 + uint256(uint8(proofs[p])) * 32;
+        if (next > proofs.length) revert MalformedProofs(p);
+        bytes32 node = keccak256(abi.encode(VOUCHER_TYPEHASH, laneId, cumulative));
+        if (next == p + 1) return (_hashTypedDataV4(node), next);
+        for (uint256 q = p + 1; q < next; q += 32) {
+            node = Hashes.commutativeKeccak256(node, bytes32(proofs[q:q + 32]));
+        }
+        digest = vouchersDigest(node);
     }
 
     /// @dev Credits each ancestor in `lineage` floor(amount x bps / 10 000) and `assetId` the rest.
