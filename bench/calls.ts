@@ -187,6 +187,9 @@ async function main() {
       child?.send('stats')
     })
     const receiptsPerSignature = served.paid / Math.max(1, served.receiptSignatures)
+    // the payer signs the vouchers of the calls it starts together once: how many per signature
+    const voucherStats = paidWallet.state.voucherSigner?.stats ?? { vouchers: 0, signatures: 0 }
+    const vouchersPerSignature = voucherStats.vouchers / Math.max(1, voucherStats.signatures)
     const voucherRecoveryUs = recoveryUs()
 
     // the real catalog models: one lane each (opened by the first call, not timed), then timed calls
@@ -272,7 +275,8 @@ async function main() {
       onchainTxDuringPaidRuns: Number(block1 - block0),
       redemptionEveryCalls: Number(THRESHOLD / PRICE),
       receiptsPerSignature: round(receiptsPerSignature),
-      // what checking one voucher costs the provider at least: one native secp256k1 recovery, timed here
+      vouchersPerSignature: round(vouchersPerSignature),
+      // one native secp256k1 recovery (what a voucher signed alone costs the provider to check), timed here
       voucherRecoveryUs: round(voucherRecoveryUs),
       perRun: { paid: paidRuns.map(summary), unpaid: freeRuns.map(summary) },
       catalog,
@@ -287,7 +291,7 @@ async function main() {
       `payment costs ${result.paymentCostPct}% of unpaid throughput (target ≤ 25%); ${paidCallsPerSec} paid calls/s (target ≥ 1500); ${result.onchainTxPerCall} on-chain tx per call (${result.onchainTxDuringPaidRuns} tx over ${paidCalls} calls)`,
     )
     console.log(
-      `the provider signed ${result.receiptsPerSignature} receipts per signature on average; one voucher recovery costs ${result.voucherRecoveryUs} µs`,
+      `the provider signed ${result.receiptsPerSignature} receipts per signature and the payer ${result.vouchersPerSignature} vouchers per signature on average; one signature recovery costs ${result.voucherRecoveryUs} µs`,
     )
     console.log(
       `CPU per call (client + provider): paid ${result.paidCpuUsPerCall.client} + ${result.paidCpuUsPerCall.provider} µs, unpaid ${result.unpaidCpuUsPerCall.client} + ${result.unpaidCpuUsPerCall.provider} µs (payment +${result.paymentCpuCostPct}% CPU); on two free cores: ${result.paidCallsPerSecOnTwoFreeCores} paid / ${result.unpaidCallsPerSecOnTwoFreeCores} unpaid calls/s`,

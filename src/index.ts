@@ -90,6 +90,12 @@ export {
 } from './models/errors.js'
 export { createFileLaneStore, createMemoryLaneStore, type LaneStore } from './models/laneStore.js'
 export { PublishError, type PublishParameters, type PublishReturnType, publish } from './models/publish.js'
+export {
+  type CreateVoucherSignerParameters,
+  createVoucherSigner,
+  type SignedVoucher,
+  type VoucherSigner,
+} from './pay/createVoucherSigner.js'
 export { distribute } from './pay/distribute.js'
 export { type GetEarningsReturnType, getEarnings } from './pay/getEarnings.js'
 export { type GetLaneReturnType, getLane } from './pay/getLane.js'
@@ -122,13 +128,19 @@ export {
   settleRun,
 } from './pay/settleRun.js'
 export { type SignVoucherParameters, signVoucher } from './pay/signVoucher.js'
+export {
+  type SignVouchersParameters,
+  type SignVouchersReturnType,
+  signVouchers,
+  type VoucherClaim,
+} from './pay/signVouchers.js'
 export { topUpLicense } from './pay/topUpLicense.js'
 export {
   type VerifyVoucherParameters,
   type VerifyVoucherReturnType,
   verifyVoucher,
 } from './pay/verifyVoucher.js'
-export { voucherDomain, voucherTypes } from './pay/voucher.js'
+export { voucherBatchTypes, voucherDomain, voucherTypes } from './pay/voucher.js'
 export { withdraw } from './pay/withdraw.js'
 export { type ChainSettler, createChainSettler } from './workflow/createChainSettler.js'
 export {

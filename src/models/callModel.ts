@@ -7,10 +7,10 @@ import { canonicalJson, hashCard, parseCard } from '../market/card.js'
 import type { JSONSchema, ResolvedModel } from '../market/directory.js'
 import { getModel } from '../market/getModel.js'
 import type { CallReceipt } from '../pay/callReceipt.js'
+import { createVoucherSigner, type SignedVoucher, type VoucherSigner } from '../pay/createVoucherSigner.js'
 import { keccak256Hex, whenKeccakReady } from '../pay/keccak.js'
 import type { Lane } from '../pay/lane.js'
 import { openLicense } from '../pay/openLicense.js'
-import { signVoucher, signVoucherNative } from '../pay/signVoucher.js'
 import { topUpLicense } from '../pay/topUpLicense.js'
 import { verifyCallReceipt, verifyCallReceiptNative } from '../pay/verifyCallReceipt.js'
 import {
@@ -167,7 +167,7 @@ export async function callModel<T = unknown>(
       : undefined
   let voucher: bigint | undefined
   let sentVoucher = false
-  const signatures = new Map<bigint, Hex>()
+  const signatures = new Map<bigint, SignedVoucher>()
   try {
     for (;;) {
       if (p.signal?.aborted) throw p.signal.reason
@@ -183,20 +183,13 @@ export async function callModel<T = unknown>(
           voucher = lane.signed + lane.price
           lane.signed = voucher
         }
-        let signature = signatures.get(voucher)
-        if (!signature) {
-          const signing = {
-            account: wallet.client.account,
-            privateKey: wallet.client.privateKey,
-            chainId: wallet.client.chain.id,
-            ledger: wallet.client.addresses.ledger,
-            laneId: lane.lane.laneId,
-            cumulative: voucher,
-          }
-          signature = signVoucherNative(signing) ?? (await signVoucher(signing))
-          signatures.set(voucher, signature)
+        let signed = signatures.get(voucher)
+        if (!signed) {
+          // signed with the vouchers of the other calls starting in this turn: one signature for all
+          signed = await voucherSignerOf(wallet).sign({ laneId: lane.lane.laneId, cumulative: voucher })
+          signatures.set(voucher, signed)
         }
-        headers[PAYMENT_SIGNATURE_HEADER] = encodePayment(wallet, lane, voucher, signature)
+        headers[PAYMENT_SIGNATURE_HEADER] = encodePayment(wallet, lane, voucher, signed)
         sentVoucher = true
       }
       let res: HttpResponse
@@ -351,6 +344,7 @@ function paymentPayload(
   lane: ClientLane,
   cumulative: string,
   signature: Hex,
+  proof: readonly Hex[],
 ): LanePaymentPayload {
   const l = lane.lane
   return {
@@ -362,6 +356,7 @@ function paymentPayload(
       laneId: l.laneId,
       cumulative,
       signature,
+      ...(proof.length ? { proof: [...proof] } : {}),
       lane: {
         payer: l.payer,
         token: l.token,
@@ -377,21 +372,35 @@ function paymentPayload(
 const paymentTemplates = new WeakMap<ClientLane, { wallet: Wallet; parts: string[] }>()
 
 /**
- * The `PAYMENT-SIGNATURE` header: base64 of exactly `JSON.stringify` of {@link paymentPayload}, from a
- * per-lane template (network, ledger and lane key never change on a lane) filled with the voucher's
- * amount and signature, which JSON writes as they are.
+ * The payment header of a voucher on a lane: the lane's JSON is written once, then each voucher's
+ * cumulative amount, signature and proof are spliced in.
  */
-function encodePayment(wallet: Wallet, lane: ClientLane, cumulative: bigint, signature: Hex): string {
+function encodePayment(wallet: Wallet, lane: ClientLane, cumulative: bigint, signed: SignedVoucher): string {
   let t = paymentTemplates.get(lane)
   if (t?.wallet !== wallet) {
     // JSON writes the NUL of each slot as \u0000, which addresses, hashes and numbers never contain
-    const json = JSON.stringify(paymentPayload(wallet, lane, '\u0000c\u0000', '\u0000s\u0000' as Hex))
-    t = { wallet, parts: json.split(/\\u0000[cs]\\u0000/) }
+    const json = JSON.stringify(
+      paymentPayload(wallet, lane, '\u0000c\u0000', '\u0000s\u0000' as Hex, ['\u0000p\u0000' as Hex]),
+    )
+    t = { wallet, parts: json.split(/\\u0000[cs]\\u0000|,"proof":\["\\u0000p\\u0000"\]/) }
     paymentTemplates.set(lane, t)
   }
   const p = t.parts
-  if (p.length !== 3) return encodeHeader(paymentPayload(wallet, lane, cumulative.toString(), signature))
-  return base64Utf8(`${p[0]}${cumulative}${p[1]}${signature}${p[2]}`)
+  if (p.length !== 4)
+    return encodeHeader(paymentPayload(wallet, lane, cumulative.toString(), signed.signature, signed.proof))
+  const proof = signed.proof.length ? `,"proof":${JSON.stringify(signed.proof)}` : ''
+  return base64Utf8(`${p[0]}${cumulative}${p[1]}${signed.signature}${p[2]}${proof}${p[3]}`)
+}
+
+/** The wallet's voucher signer: the vouchers of calls starting in one turn share a signature. */
+function voucherSignerOf(wallet: Wallet): VoucherSigner {
+  wallet.state.voucherSigner ??= createVoucherSigner({
+    account: wallet.client.account,
+    privateKey: wallet.client.privateKey,
+    chainId: wallet.client.chain.id,
+    ledger: wallet.client.addresses.ledger,
+  })
+  return wallet.state.voucherSigner
 }
 
 /** The 402's requirements must name this wallet's chain and ledger and the model asked for, at an acceptable price. */

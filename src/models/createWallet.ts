@@ -1,6 +1,7 @@
 import { type Address, isAddressEqual } from 'viem'
 import { readContract, type TributaryClient } from '../chain/client.js'
 import { modelRegistryAbi } from '../chain/generated/ModelRegistry.js'
+import type { VoucherSigner } from '../pay/createVoucherSigner.js'
 import type { Lane } from '../pay/lane.js'
 import { SpendPolicyError } from './callErrors.js'
 import { createMemoryLaneStore, type LaneStore, type StoredLane } from './laneStore.js'
@@ -55,6 +56,8 @@ export type WalletState = {
     runs: Map<string, { spent: bigint; reserved: bigint }>
   }
   now: () => number
+  /** Signs the vouchers of the calls this wallet starts together under one signature (made on first use). */
+  voucherSigner?: VoucherSigner | undefined
 }
 
 /** A payer with a spend policy. Made by {@link createWallet}; used by `callModel` and `createMarketCaller`. */

@@ -37,8 +37,13 @@ export type LanePaymentPayload = {
     laneId: Hex
     /** The cumulative amount the payer owes on the lane, this call included (decimal string). */
     cumulative: string
-    /** The payer's EIP-712 `Voucher(bytes32 laneId,uint256 cumulative)` signature. */
+    /**
+     * The payer's EIP-712 signature: of `Voucher(bytes32 laneId,uint256 cumulative)` for a voucher signed
+     * alone, or of `Vouchers(bytes32 root)` for one signed in a batch (then `proof` leads to `root`).
+     */
     signature: Hex
+    /** For a voucher signed in a batch: its sorted-pair Merkle proof (the leaf is the voucher's struct hash). */
+    proof?: Hex[]
     lane: WireLaneKey
   }
 }

@@ -8,6 +8,7 @@ import {
   watchLedgerEvents,
 } from '../chain/watchLedgerEvents.js'
 import type { BaseError } from '../errors/base.js'
+import type { SignedVoucher } from '../pay/createVoucherSigner.js'
 import { getLane } from '../pay/getLane.js'
 import { computeLaneId, decodeAttribution, decodeLineage, type Lane } from '../pay/lane.js'
 import { redeemVouchers } from '../pay/redeemVouchers.js'
@@ -17,7 +18,7 @@ import type { WireLaneKey, WireLaneStatus } from './laneScheme.js'
  * A lane as the provider accounts for it. `charged` is the sum of the prices of successful calls (never
  * below `claimed`); `inflight` the prices of calls running; `highest` the highest voucher seen; `used`
  * the voucher amounts spent on a running or successful call (a voucher pays for one call); `held` the
- * payer's signatures by cumulative amount, of which only the highest at or below `charged` is redeemed.
+ * payer's signatures (with their batch proofs) by cumulative amount, of which only the highest at or below `charged` is redeemed.
  */
 export type ProviderLane = {
   lane: Lane
@@ -30,7 +31,7 @@ export type ProviderLane = {
   inflight: bigint
   highest: bigint
   used: Set<bigint>
-  held: Map<bigint, Hex>
+  held: Map<bigint, SignedVoucher>
   /** The highest held voucher at or below `charged`: what a redemption would claim. */
   best: bigint
   /** When the lane was last read from the chain (ms). */
@@ -298,7 +299,7 @@ export function createLaneBook(o: LaneBookOptions) {
     const vouchers = due.map((l) => ({
       lane: l.lane,
       cumulative: l.best,
-      signature: l.held.get(l.best) as Hex,
+      ...(l.held.get(l.best) as SignedVoucher),
     }))
     redeeming = (async () => {
       try {

@@ -10,6 +10,7 @@ import {
   createCallReceiptSigner,
   type SignedCallReceipt,
 } from '../pay/createCallReceiptSigner.js'
+import type { SignedVoucher } from '../pay/createVoucherSigner.js'
 import { keccak256Hex } from '../pay/keccak.js'
 import { verifyVoucher, verifyVoucherNative } from '../pay/verifyVoucher.js'
 import type { ModelDefinition } from './defineModel.js'
@@ -121,6 +122,8 @@ export type ProviderStats = {
   lanes: number
   /** Signatures made over receipt batches (paid calls ÷ this = receipts per signature). */
   receiptSignatures: number
+  /** Paid calls whose voucher came signed in a batch with other vouchers (`Vouchers(root)` and a proof). */
+  batchedVouchers: number
 }
 
 /** The provider behind a router: lifecycle, stats and the lane book. */
@@ -259,6 +262,7 @@ export function tributaryRouter(
       : undefined
 
   const counters = { paid: 0, free: 0, failed: 0, refused: 0, replayed: 0 }
+  let batchedVouchers = 0
   let charged = 0n
   const health = new Map<string, ModelHealth>()
   for (const m of models)
@@ -591,6 +595,7 @@ export function tributaryRouter(
       cumulative,
       signature: pay.payload.signature,
       payer: lane.lane.payer,
+      proof: pay.payload.proof,
     }
     const verdict = verifyVoucherNative(voucher) ?? (await verifyVoucher(voucher))
     if (!verdict.valid)
@@ -601,7 +606,7 @@ export function tributaryRouter(
         assetId,
         'invalid_signature',
         verdict.message,
-        `sign Voucher(laneId, cumulative) with the lane's payer ${lane.lane.payer} for chain ${chainId} and ledger ${ledger}`,
+        `sign Voucher(laneId, cumulative) (or Vouchers(root) of a batch, with the voucher's proof) with the lane's payer ${lane.lane.payer} for chain ${chainId} and ledger ${ledger}`,
         lane,
       )
     const payer = lane.lane.payer
@@ -612,19 +617,10 @@ export function tributaryRouter(
     const claim = scope ? await claimKey(res, scope, inputHash) : noClaim
     if (!claim) return
     try {
-      await charge(
-        req,
-        res,
-        m,
-        input,
-        inputHash,
-        scope,
-        started,
-        lane,
-        cumulative,
-        assetId,
-        pay.payload.signature,
-      )
+      await charge(req, res, m, input, inputHash, scope, started, lane, cumulative, assetId, {
+        signature: pay.payload.signature,
+        proof: pay.payload.proof ?? [],
+      })
     } finally {
       claim()
     }
@@ -641,7 +637,7 @@ export function tributaryRouter(
     lane: ProviderLane,
     cumulative: bigint,
     assetId: bigint,
-    signature: Hex,
+    signed: SignedVoucher,
   ) => {
     if (cumulative <= lane.claimed)
       return paymentRequired(
@@ -697,8 +693,13 @@ export function tributaryRouter(
     lane.inflight += lane.price
     lane.used.add(cumulative)
     if (cumulative > lane.highest) lane.highest = cumulative
-    lane.held.set(cumulative, signature)
-    await run(res, m, input, inputHash, scope, started, { lane, cumulative, assetId })
+    lane.held.set(cumulative, signed)
+    await run(res, m, input, inputHash, scope, started, {
+      lane,
+      cumulative,
+      assetId,
+      batched: signed.proof.length > 0,
+    })
   }
 
   /**
@@ -808,7 +809,7 @@ export function tributaryRouter(
     inputHash: Hex,
     scope: string | undefined,
     started: number,
-    payment: { lane: ProviderLane; cumulative: bigint; assetId: bigint } | undefined,
+    payment: { lane: ProviderLane; cumulative: bigint; assetId: bigint; batched: boolean } | undefined,
   ) => {
     const ac = new AbortController()
     const onClose = () => {
@@ -850,6 +851,7 @@ export function tributaryRouter(
         ;(book as LaneBook).charge(l)
         charged += l.price
         counters.paid++
+        if (payment.batched) batchedVouchers++
         const receipt: CallReceipt = {
           laneId: l.lane.laneId,
           assetId: payment.assetId,
@@ -869,6 +871,7 @@ export function tributaryRouter(
           ;(book as LaneBook).uncharge(l)
           charged -= l.price
           counters.paid--
+          if (payment.batched) batchedVouchers--
           counters.failed++
           l.used.delete(payment.cumulative)
           onError(err)
@@ -974,6 +977,7 @@ export function tributaryRouter(
         unredeemed,
         lanes: book?.lanes.size ?? 0,
         receiptSignatures: receipts?.stats.signatures ?? 0,
+        batchedVouchers,
       }
     },
     health() {
@@ -1049,6 +1053,8 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 const HEX_65 = /^0x[0-9a-fA-F]{130}$/
 const DECIMAL_30 = /^[0-9]{1,30}$/
 const DECIMAL_20 = /^[0-9]{1,20}$/
+/** Longest voucher proof accepted: a batch of 2^32 vouchers. */
+const MAX_PROOF = 32
 
 function parsePayment(header: string): LanePaymentPayload | string {
   if (header.length > MAX_HEADER)
@@ -1084,6 +1090,13 @@ function parsePayment(header: string): LanePaymentPayload | string {
     !HEX_32.test(p.lane.lineageHash)
   )
     return 'the payment is malformed: payload needs ledger, laneId, cumulative (decimal string), a 65-byte signature and the lane key (payer, token, modelId, termsVersion, seq, lineageHash)'
+  if (
+    p.proof !== undefined &&
+    (!Array.isArray(p.proof) ||
+      p.proof.length > MAX_PROOF ||
+      !p.proof.every((h) => typeof h === 'string' && HEX_32.test(h)))
+  )
+    return `the payment's proof is malformed: a list of at most ${MAX_PROOF} 32-byte hex hashes, from the voucher to the root its batch signature covers`
   return v as LanePaymentPayload
 }
 

@@ -1,4 +1,5 @@
 import type { Account, Address, Hex } from 'viem'
+import { batchPerTurn } from './batchPerTurn.js'
 import type { CallReceipt } from './callReceipt.js'
 import { signCallReceipts, signCallReceiptsNative } from './signCallReceipts.js'
 
@@ -21,8 +22,6 @@ export type CallReceiptSigner = {
   readonly stats: { readonly receipts: number; readonly signatures: number }
 }
 
-type Waiting = { receipt: CallReceipt; resolve(s: SignedCallReceipt): void; reject(err: unknown): void }
-
 /**
  * A provider's receipt signer that signs the receipts of the calls finishing together as one batch: the
  * receipts asked for in one turn of the event loop (up to `maxBatch`) share one signature over their
@@ -36,34 +35,15 @@ type Waiting = { receipt: CallReceipt; resolve(s: SignedCallReceipt): void; reje
  * ```
  */
 export function createCallReceiptSigner(p: CreateCallReceiptSignerParameters): CallReceiptSigner {
-  const maxBatch = p.maxBatch ?? 64
-  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError('maxBatch is a positive integer')
-  let queue: Waiting[] = []
-  const stats = { receipts: 0, signatures: 0 }
-  const flush = async () => {
-    const batch = queue
-    queue = []
-    if (!batch.length) return
-    const parameters = { ...p, receipts: batch.map((w) => w.receipt) }
-    try {
-      const signed = signCallReceiptsNative(parameters) ?? (await signCallReceipts(parameters))
-      stats.receipts += batch.length
-      stats.signatures++
-      batch.forEach((w, i) => {
-        w.resolve({ signature: signed.signature, proof: signed.proofs[i] as Hex[] })
-      })
-    } catch (err) {
-      for (const w of batch) w.reject(err)
-    }
-  }
+  const batcher = batchPerTurn(p.maxBatch ?? 64, async (receipts: CallReceipt[]) => {
+    const parameters = { ...p, receipts }
+    const signed = signCallReceiptsNative(parameters) ?? (await signCallReceipts(parameters))
+    return signed.proofs.map((proof): SignedCallReceipt => ({ signature: signed.signature, proof }))
+  })
   return {
-    stats,
-    sign(receipt) {
-      return new Promise<SignedCallReceipt>((resolve, reject) => {
-        queue.push({ receipt, resolve, reject })
-        if (queue.length === 1) setImmediate(flush)
-        else if (queue.length >= maxBatch) void flush()
-      })
+    sign: (receipt) => batcher.add(receipt),
+    get stats() {
+      return { receipts: batcher.stats.items, signatures: batcher.stats.batches }
     },
   }
 }

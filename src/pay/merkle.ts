@@ -1,4 +1,6 @@
+import type { Hex } from 'viem'
 import { keccak256Bytes } from './keccak.js'
+import { MalformedSignatureError } from './voucher.js'
 
 // Sorted-pair keccak256 Merkle trees, as OpenZeppelin `MerkleProof.verify` checks them: each inner node
 // is keccak256 of its two children sorted ascending; a node without a sibling moves up a level unchanged.
@@ -47,4 +49,22 @@ export function merkleRootOf(leaf: Uint8Array, proof: readonly Uint8Array[]): Ui
   let node = leaf
   for (const p of proof) node = hashPair(node, p)
   return node
+}
+
+/** Most hashes in a proof that travels (a batch of 2^32 leaves). */
+const MAX_PROOF = 32
+const NODE = /^0x[0-9a-fA-F]{64}$/
+
+/**
+ * The nodes of a proof received from elsewhere (a receipt's or a voucher's), as bytes; throws
+ * `MalformedSignatureError` for anything but a list of at most 32 hex hashes of 32 bytes.
+ */
+export function decodeProof(proof: unknown, what: string): Uint8Array[] {
+  if (!Array.isArray(proof) || proof.length > MAX_PROOF)
+    throw new MalformedSignatureError(`a ${what} proof is a list of at most ${MAX_PROOF} hashes`)
+  return proof.map((h: unknown) => {
+    if (typeof h !== 'string' || !NODE.test(h))
+      throw new MalformedSignatureError(`a ${what} proof holds 32-byte hex hashes`)
+    return Buffer.from((h as Hex).slice(2), 'hex')
+  })
 }

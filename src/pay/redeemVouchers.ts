@@ -6,8 +6,16 @@ import { getLane } from './getLane.js'
 import { type Credit, decodeAttribution, encodeLaneClaims, expandAttribution, type Lane } from './lane.js'
 import { ancestorsFrom, mergeClaims } from './settleRun.js'
 
-/** A payer-signed voucher a provider holds. */
-export type HeldVoucher = { lane: Lane; cumulative: bigint; signature: Hex }
+/**
+ * A payer-signed voucher a provider holds: signed alone, or in a batch with its proof to the signed root
+ * (`signVouchers`).
+ */
+export type HeldVoucher = {
+  lane: Lane
+  cumulative: bigint
+  signature: Hex
+  proof?: readonly Hex[] | undefined
+}
 
 export type RedeemVouchersParameters = { vouchers: readonly HeldVoucher[] }
 export type RedeemVouchersReturnType = {
@@ -52,17 +60,26 @@ export async function redeemVouchers(
   const redemptions: RedeemVouchersReturnType['redemptions'] = []
   for (const group of groups.values()) {
     const first = group[0] as HeldVoucher
-    const receipt = await sendContract(client, {
-      address: client.addresses.ledger,
-      abi: ledgerAbi,
-      functionName: 'redeem',
-      args: [
-        first.lane.payer,
-        first.lane.token,
-        encodeLaneClaims(group),
-        concatHex(group.map((v) => v.signature)),
-      ],
-    })
+    const args = [
+      first.lane.payer,
+      first.lane.token,
+      encodeLaneClaims(group),
+      concatHex(group.map((v) => v.signature)),
+    ] as const
+    // vouchers signed in batches need their proofs; a lane with none is marked by a zero length
+    const receipt = group.some((v) => v.proof?.length)
+      ? await sendContract(client, {
+          address: client.addresses.ledger,
+          abi: ledgerAbi,
+          functionName: 'redeemWithProofs',
+          args: [...args, encodeProofs(group)],
+        })
+      : await sendContract(client, {
+          address: client.addresses.ledger,
+          abi: ledgerAbi,
+          functionName: 'redeem',
+          args,
+        })
     const [settled] = parseEventLogs({ abi: ledgerAbi, eventName: 'Settled', logs: receipt.logs })
     redemptions.push({
       txHash: receipt.transactionHash,
@@ -75,4 +92,16 @@ export async function redeemVouchers(
     })
   }
   return { redemptions, stale }
+}
+
+/** Per voucher, in order: a one-byte count, then that many 32-byte proof nodes (what `redeemWithProofs` reads). */
+function encodeProofs(vouchers: readonly HeldVoucher[]): Hex {
+  const parts: Hex[] = []
+  for (const v of vouchers) {
+    const proof = v.proof ?? []
+    if (proof.length > 255)
+      throw new InvalidVoucherError(`voucher for lane ${v.lane.laneId} has a proof of more than 255 hashes`)
+    parts.push(`0x${proof.length.toString(16).padStart(2, '0')}`, ...proof)
+  }
+  return concatHex(parts)
 }

@@ -1,6 +1,6 @@
 import type { Address, Hex } from 'viem'
 import { type CallReceipt, callReceiptHasher } from './callReceipt.js'
-import { merkleRootOf } from './merkle.js'
+import { decodeProof, merkleRootOf } from './merkle.js'
 import { MalformedSignatureError, recoverDigestSigner, recoverDigestSignerNative } from './voucher.js'
 
 export type VerifyCallReceiptParameters = {
@@ -15,10 +15,6 @@ export type VerifyCallReceiptParameters = {
 export type VerifyCallReceiptReturnType =
   | { valid: true; signer: Address; root: Hex }
   | { valid: false; reason: 'malformed'; message: string }
-
-/** Longest proof accepted: a batch of 2^32 receipts. */
-const MAX_PROOF = 32
-const HASH = /^0x[0-9a-fA-F]{64}$/
 
 /**
  * Recovers who signed a call receipt: the receipt's leaf and proof lead to a batch root, whose EIP-712
@@ -74,14 +70,10 @@ export function verifyCallReceiptNative(
 }
 
 function rootOf(p: VerifyCallReceiptParameters) {
-  if (!Array.isArray(p.proof) || p.proof.length > MAX_PROOF)
-    throw new MalformedSignatureError(`a receipt proof is a list of at most ${MAX_PROOF} hashes`)
-  const proof = p.proof.map((h) => {
-    if (typeof h !== 'string' || !HASH.test(h))
-      throw new MalformedSignatureError('a receipt proof holds 32-byte hex hashes')
-    return Buffer.from(h.slice(2), 'hex')
-  })
-  const rootBytes = merkleRootOf(callReceiptHasher(p.chainId, p.ledger).structHash(p.receipt), proof)
+  const rootBytes = merkleRootOf(
+    callReceiptHasher(p.chainId, p.ledger).structHash(p.receipt),
+    decodeProof(p.proof, 'receipt'),
+  )
   const root = `0x${Buffer.from(rootBytes.buffer, rootBytes.byteOffset, 32).toString('hex')}` as Hex
   return { rootBytes, root }
 }

@@ -1,4 +1,5 @@
 import type { Address, Hex } from 'viem'
+import { decodeProof, merkleRootOf } from './merkle.js'
 import {
   MalformedSignatureError,
   recoverDigestSigner,
@@ -14,6 +15,11 @@ export type VerifyVoucherParameters = {
   signature: Hex
   /** The lane's payer: the only account whose vouchers count. */
   payer: Address
+  /**
+   * For a voucher signed in a batch ({@link signVouchers}): its sorted-pair Merkle proof up to the root the
+   * signature covers. Empty or absent for a voucher signed alone.
+   */
+  proof?: readonly Hex[] | undefined
 }
 export type VerifyVoucherReturnType =
   | { valid: true; signer: Address }
@@ -33,10 +39,9 @@ export type VerifyVoucherReturnType =
 export async function verifyVoucher(p: VerifyVoucherParameters): Promise<VerifyVoucherReturnType> {
   const native = verifyVoucherNative(p)
   if (native) return native
-  const digest = voucherHasher(p.chainId, p.ledger).digest(p.laneId, p.cumulative)
   let signer: Address
   try {
-    signer = await recoverDigestSigner(digest, p.signature)
+    signer = await recoverDigestSigner(digestOf(p).digest, p.signature)
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }
@@ -50,16 +55,39 @@ export async function verifyVoucher(p: VerifyVoucherParameters): Promise<VerifyV
  * voucher on every paid call. Undefined when the binding is unavailable.
  */
 export function verifyVoucherNative(p: VerifyVoucherParameters): VerifyVoucherReturnType | undefined {
-  const digest = voucherHasher(p.chainId, p.ledger).digest(p.laneId, p.cumulative)
   let signer: Address | undefined
   try {
-    signer = recoverDigestSignerNative(digest, p.signature)
+    const { digest, key } = digestOf(p)
+    const hasher = voucherHasher(p.chainId, p.ledger)
+    // the vouchers of one batch share a signature: recover it once
+    signer = key === undefined ? undefined : hasher.recovered.get(key)
+    if (signer === undefined) {
+      signer = recoverDigestSignerNative(digest, p.signature)
+      if (signer !== undefined && key !== undefined) {
+        if (hasher.recovered.size >= 4_096) hasher.recovered.clear()
+        hasher.recovered.set(key, signer)
+      }
+    }
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }
     throw err
   }
   return signer === undefined ? undefined : verdict(p, signer)
+}
+
+/**
+ * What the payer signed for this voucher: `Voucher(laneId, cumulative)` alone, or `Vouchers(root)` with the
+ * root its proof leads to (then `key`, `root ‖ signature`, names the recovery for the batch's cache).
+ */
+function digestOf(p: VerifyVoucherParameters): { digest: Uint8Array; key?: string | undefined } {
+  const hasher = voucherHasher(p.chainId, p.ledger)
+  if (p.proof === undefined || p.proof.length === 0) return { digest: hasher.digest(p.laneId, p.cumulative) }
+  const root = merkleRootOf(hasher.structHash(p.laneId, p.cumulative), decodeProof(p.proof, 'voucher'))
+  return {
+    digest: hasher.batchDigest(root),
+    key: `${Buffer.from(root.buffer, root.byteOffset, 32).toString('hex')}${p.signature}`,
+  }
 }
 
 function verdict(p: VerifyVoucherParameters, signer: Address): VerifyVoucherReturnType {

@@ -12,6 +12,12 @@ export const voucherTypes = {
   ],
 } as const
 
+/**
+ * EIP-712 types of a voucher batch: the payer signs the sorted-pair Merkle root of the struct hashes of
+ * the vouchers it issues together; each voucher then travels with its proof.
+ */
+export const voucherBatchTypes = { Vouchers: [{ name: 'root', type: 'bytes32' }] } as const
+
 /** The EIP-712 domain: bound to the chain and the ledger contract. */
 export function voucherDomain(chainId: number, ledger: Address) {
   return { name: 'tributary', version: '1', chainId, verifyingContract: ledger } as const
@@ -41,13 +47,24 @@ export function nativeSecp256k1(): Secp | null {
 }
 
 const VOUCHER_TYPEHASH = hexToBytes(keccak256(toBytes('Voucher(bytes32 laneId,uint256 cumulative)')))
+const VOUCHERS_TYPEHASH = hexToBytes(keccak256(toBytes('Vouchers(bytes32 root)')))
 const SECP_N_HALF = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
 
 /**
  * A voucher digest computer with the domain separator computed once: the per-voucher work is two
  * keccak256 over fixed-size buffers, no ABI encoding.
  */
-export type VoucherHasher = { digest(laneId: Hex, cumulative: bigint): Uint8Array; domainSeparator: Hex }
+export type VoucherHasher = {
+  /** The EIP-712 digest of `Voucher(laneId, cumulative)`: what a payer signs for one voucher alone. */
+  digest(laneId: Hex, cumulative: bigint): Uint8Array
+  /** The voucher's EIP-712 struct hash: its leaf in a signed batch (a new array). */
+  structHash(laneId: Hex, cumulative: bigint): Uint8Array
+  /** The EIP-712 digest of `Vouchers(root)`: what a payer signs for a batch. */
+  batchDigest(root: Uint8Array): Uint8Array
+  domainSeparator: Hex
+  /** Signers already recovered from batch signatures, by `root ‖ signature` (a batch's calls share one). */
+  readonly recovered: Map<string, Address>
+}
 
 /** The cached digest computer for a (chainId, ledger). Agrees with viem's `hashTypedData`. */
 export const voucherHasher = perDomain((chainId: number, ledger: Address): VoucherHasher => {
@@ -57,15 +74,27 @@ export const voucherHasher = perDomain((chainId: number, ledger: Address): Vouch
   const outer = digestBuffer(domainSeparator)
   // a payer signs many vouchers on one lane: decode its id only when it changes
   let lastLane = ''
+  const structHash = (laneId: Hex, cumulative: bigint) => {
+    if (laneId !== lastLane) {
+      struct.set(bytes32(laneId), 32)
+      lastLane = laneId
+    }
+    writeUint256(struct, 64, cumulative)
+    return keccak256Bytes(struct)
+  }
+  const batch = new Uint8Array(64)
+  batch.set(VOUCHERS_TYPEHASH, 0)
   return {
     domainSeparator,
+    recovered: new Map(),
+    structHash,
     digest(laneId, cumulative) {
-      if (laneId !== lastLane) {
-        struct.set(bytes32(laneId), 32)
-        lastLane = laneId
-      }
-      writeUint256(struct, 64, cumulative)
-      outer.set(keccak256Bytes(struct), 34)
+      outer.set(structHash(laneId, cumulative), 34)
+      return keccak256Bytes(outer)
+    },
+    batchDigest(root) {
+      batch.set(root, 32)
+      outer.set(keccak256Bytes(batch), 34)
       return keccak256Bytes(outer)
     },
   }

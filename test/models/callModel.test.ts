@@ -267,6 +267,8 @@ describe('failed calls and retries', () => {
       await getLane(wallet.client, { laneId: wallet.lanes()[0]?.lane.laneId as `0x${string}` })
     ).claimed
     const signaturesBefore = server.router.provider.stats.receiptSignatures
+    const batchedBefore = server.router.provider.stats.batchedVouchers
+    const voucherSignaturesBefore = wallet.state.voucherSigner?.stats.signatures ?? 0
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         callModel<{ text: string }>(resolved(shout), { text: `c${i}` }, { wallet }),
@@ -276,6 +278,9 @@ describe('failed calls and retries', () => {
     const lane = results[0]?.payment?.lane as Lane
     const cumulatives = results.map((r) => r.payment?.cumulative as bigint).sort((a, b) => (a < b ? -1 : 1))
     expect(cumulatives).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i + 2) * price))
+    // the 40 calls start in one turn: their vouchers are signed together, once, each with its own proof
+    expect((wallet.state.voucherSigner?.stats.signatures ?? 0) - voucherSignaturesBefore).toBe(1)
+    expect(server.router.provider.stats.batchedVouchers - batchedBefore).toBe(40)
     // calls finishing together share one receipt signature; each receipt proves to the provider alone
     const signatures = server.router.provider.stats.receiptSignatures - signaturesBefore
     expect(signatures).toBeLessThan(40)

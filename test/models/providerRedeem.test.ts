@@ -164,11 +164,15 @@ describe('a provider that redeems alone', () => {
         await new Promise((r) => setTimeout(r, 50))
       expect((await getLane(payer, { laneId })).claimed).toBe(3n * price)
       expect(await credit(assetId)).toBe(3n * price)
-      for (const text of ['d', 'e']) await callModel(resolved, { text }, { wallet })
-      await expect(callModel(resolved, { text: 'boom' }, { wallet, retries: 0 })).rejects.toMatchObject({
-        status: 500,
-      })
-      // stopping redeems what is still owed: five successful calls in all, the failed ones never
+      // three calls started together: their vouchers are signed in one batch, each with its proof
+      const together = await Promise.allSettled(
+        ['d', 'boom', 'e'].map((text) => callModel(resolved, { text }, { wallet, retries: 0 })),
+      )
+      expect(together.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect((together[1] as PromiseRejectedResult).reason).toMatchObject({ status: 500 })
+      expect(wallet.state.voucherSigner?.stats).toMatchObject({ vouchers: 7 })
+      expect(server.stats.batchedVouchers).toBe(2)
+      // stopping redeems what is still owed (with the batch's proof): five successful calls, the failed ones never
       await server.stop()
       const state = await getLane(payer, { laneId })
       expect(state.claimed).toBe(5n * price)

@@ -1,4 +1,4 @@
-import { type Address, keccak256, toHex } from 'viem'
+import { type Address, type Hex, keccak256, toHex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readContract, type TributaryClient } from '../../src/chain/client.js'
 import { ledgerAbi } from '../../src/chain/generated/Ledger.js'
@@ -11,6 +11,7 @@ import { getLane } from '../../src/pay/getLane.js'
 import type { Lane } from '../../src/pay/lane.js'
 import { openLicense } from '../../src/pay/openLicense.js'
 import { signVoucher } from '../../src/pay/signVoucher.js'
+import { signVouchers } from '../../src/pay/signVouchers.js'
 import { reverseModel, shoutModel } from './fixtures/models.js'
 
 let devnet: Devnet
@@ -35,16 +36,20 @@ async function voucher(o: {
   chainId?: number
   network?: string
   ledger?: Address
+  /** A signature (and proof) made elsewhere, e.g. over a batch. */
+  signed?: { signature: Hex; proof?: unknown }
 }): Promise<string> {
   const signer = o.signer ?? payer
-  const signature = await signVoucher({
-    account: signer.account,
-    privateKey: signer.privateKey,
-    chainId: o.chainId ?? devnet.chainId,
-    ledger: o.ledger ?? devnet.addresses.ledger,
-    laneId: o.lane.laneId,
-    cumulative: o.cumulative,
-  })
+  const signature =
+    o.signed?.signature ??
+    (await signVoucher({
+      account: signer.account,
+      privateKey: signer.privateKey,
+      chainId: o.chainId ?? devnet.chainId,
+      ledger: o.ledger ?? devnet.addresses.ledger,
+      laneId: o.lane.laneId,
+      cumulative: o.cumulative,
+    }))
   const payload: LanePaymentPayload = {
     x402Version: 2,
     scheme: 'tributary-lane',
@@ -54,6 +59,7 @@ async function voucher(o: {
       laneId: o.lane.laneId,
       cumulative: o.cumulative.toString(),
       signature,
+      ...(o.signed?.proof === undefined ? {} : { proof: o.signed.proof as Hex[] }),
       lane: {
         payer: o.lane.payer,
         token: o.lane.token,
@@ -272,6 +278,67 @@ describe('bad requests get the right status, a useful JSON message, and move no 
     expect(first.body).toEqual({ text: 'PAID' })
     await refused({ status: 402, code: 'voucher_replayed', message: /already paid/ }, () =>
       post(shout.id, '{"text":"again"}', { 'payment-signature': header }),
+    )
+  })
+
+  test('vouchers signed in a batch: each pays once with its own proof; a wrong, missing or malformed proof pays nothing', async () => {
+    const charged = BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)
+    const cumulatives = [1n, 2n, 3n].map((k) => charged + k * price)
+    const { signature, proofs } = await signVouchers({
+      account: payer.account,
+      privateKey: payer.privateKey,
+      chainId: devnet.chainId,
+      ledger: devnet.addresses.ledger,
+      vouchers: cumulatives.map((cumulative) => ({ laneId: lane.laneId, cumulative })),
+    })
+    const first = cumulatives[0] as bigint
+    await refused({ status: 402, code: 'invalid_signature', message: /not by the lane's payer/ }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({
+          lane,
+          cumulative: first,
+          signed: { signature, proof: proofs[1] },
+        }),
+      }),
+    )
+    await refused({ status: 402, code: 'invalid_signature' }, async () =>
+      post(shout.id, '{"text":"a"}', {
+        'payment-signature': await voucher({ lane, cumulative: first, signed: { signature } }),
+      }),
+    )
+    for (const proof of [['0x12'], 'nope', Array(33).fill(keccak256('0x01'))])
+      await refused({ status: 402, code: 'invalid_payment', message: /proof is malformed/ }, async () =>
+        post(shout.id, '{"text":"a"}', {
+          'payment-signature': await voucher({ lane, cumulative: first, signed: { signature, proof } }),
+        }),
+      )
+    const batchedBefore = server.stats.batchedVouchers
+    for (const [i, cumulative] of cumulatives.entries()) {
+      const r = await post(shout.id, `{"text":"b${i}"}`, {
+        'payment-signature': await voucher({ lane, cumulative, signed: { signature, proof: proofs[i] } }),
+      })
+      expect(r.status).toBe(200)
+    }
+    expect(server.stats.batchedVouchers - batchedBefore).toBe(3)
+    expect(BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)).toBe(charged + 3n * price)
+    // replayed, each voucher of the batch pays for nothing: the last one is spent, the others are below it
+    await refused({ status: 402, code: 'voucher_replayed' }, async () =>
+      post(shout.id, '{"text":"again"}', {
+        'payment-signature': await voucher({
+          lane,
+          cumulative: cumulatives[2] as bigint,
+          signed: { signature, proof: proofs[2] },
+        }),
+      }),
+    )
+    await refused({ status: 402, code: 'voucher_too_small' }, async () =>
+      post(shout.id, '{"text":"again"}', {
+        'payment-signature': await voucher({
+          lane,
+          cumulative: first,
+          signed: { signature, proof: proofs[0] },
+        }),
+      }),
     )
   })
 

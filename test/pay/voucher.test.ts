@@ -1,7 +1,18 @@
-import { type Hex, hashTypedData, hexToBytes, keccak256, recoverTypedDataAddress, toHex } from 'viem'
+import {
+  concat,
+  type Hex,
+  hashStruct,
+  hashTypedData,
+  hexToBytes,
+  keccak256,
+  recoverTypedDataAddress,
+  toHex,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
+import { createVoucherSigner } from '../../src/pay/createVoucherSigner.js'
 import { signVoucher } from '../../src/pay/signVoucher.js'
+import { signVouchers } from '../../src/pay/signVouchers.js'
 import { verifyVoucher } from '../../src/pay/verifyVoucher.js'
 import { nativeSecp256k1, voucherDomain, voucherHasher, voucherTypes } from '../../src/pay/voucher.js'
 
@@ -83,5 +94,121 @@ describe('vouchers', () => {
       valid: false,
       reason: 'malformed',
     })
+  })
+})
+
+describe('vouchers signed in batches', () => {
+  const batchTypes = { Vouchers: [{ name: 'root', type: 'bytes32' }] } as const
+  // the tree built independently of src/pay/merkle.ts: sorted-pair keccak, an odd node moves up
+  const leafOf = (laneId: Hex, cumulative: bigint) =>
+    hashStruct({ types: voucherTypes, primaryType: 'Voucher', data: { laneId, cumulative } })
+  const pairOf = (a: Hex, b: Hex) => keccak256(concat(BigInt(a) <= BigInt(b) ? [a, b] : [b, a]))
+  const foldProof = (leaf: Hex, proof: readonly Hex[]) => proof.reduce(pairOf, leaf)
+  const rootOf = (leaves: Hex[]): Hex => {
+    let level = leaves
+    while (level.length > 1) {
+      const next: Hex[] = []
+      for (let i = 0; i < level.length; i += 2)
+        next.push(i + 1 < level.length ? pairOf(level[i] as Hex, level[i + 1] as Hex) : (level[i] as Hex))
+      level = next
+    }
+    return level[0] as Hex
+  }
+  const claims = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      laneId: keccak256(toHex(`lane ${i % 2}`)),
+      cumulative: 10n * BigInt(i + 1),
+    }))
+
+  test('one signature over the root of the struct hashes, as viem signs Vouchers(root); each proof leads to it', async () => {
+    for (const n of [2, 3, 5, 8]) {
+      const vouchers = claims(n)
+      const fast = await signVouchers({ account, privateKey, chainId, ledger, vouchers })
+      const generic = await signVouchers({ account, chainId, ledger, vouchers })
+      expect(fast).toEqual(generic)
+      const root = rootOf(vouchers.map((v) => leafOf(v.laneId, v.cumulative)))
+      expect(
+        await recoverTypedDataAddress({
+          domain: voucherDomain(chainId, ledger),
+          types: batchTypes,
+          primaryType: 'Vouchers',
+          message: { root },
+          signature: fast.signature,
+        }),
+      ).toBe(account.address)
+      for (const [i, v] of vouchers.entries()) {
+        const proof = fast.proofs[i] as Hex[]
+        expect(foldProof(leafOf(v.laneId, v.cumulative), proof)).toBe(root)
+        const r = await verifyVoucher({
+          chainId,
+          ledger,
+          ...v,
+          signature: fast.signature,
+          proof,
+          payer: account.address,
+        })
+        expect(r.valid).toBe(true)
+      }
+    }
+  })
+
+  test('a voucher alone is signed as a plain Voucher with an empty proof', async () => {
+    const [v] = claims(1) as [{ laneId: Hex; cumulative: bigint }]
+    const { signature, proofs } = await signVouchers({ account, privateKey, chainId, ledger, vouchers: [v] })
+    expect(proofs).toEqual([[]])
+    expect(signature).toBe(await signVoucher({ account, privateKey, chainId, ledger, ...v }))
+  })
+
+  test('refuses another amount, another lane, a proof of another voucher, another signer or a malformed proof', async () => {
+    const vouchers = claims(4)
+    const { signature, proofs } = await signVouchers({ account, privateKey, chainId, ledger, vouchers })
+    const v = vouchers[1] as { laneId: Hex; cumulative: bigint }
+    const base = {
+      chainId,
+      ledger,
+      ...v,
+      signature,
+      proof: proofs[1] as Hex[],
+      payer: account.address,
+    } as const
+    expect((await verifyVoucher(base)).valid).toBe(true)
+    expect((await verifyVoucher({ ...base, cumulative: v.cumulative + 10n })).valid).toBe(false)
+    expect((await verifyVoucher({ ...base, laneId: keccak256(toHex('lane 9')) })).valid).toBe(false)
+    expect((await verifyVoucher({ ...base, proof: proofs[2] as Hex[] })).valid).toBe(false)
+    // without its proof the batch signature is not a signature of the voucher alone
+    expect((await verifyVoucher({ ...base, proof: [] })).valid).toBe(false)
+    expect((await verifyVoucher({ ...base, chainId: 1 })).valid).toBe(false)
+    const other = privateKeyToAccount(keccak256(toHex('someone else')))
+    expect(await verifyVoucher({ ...base, payer: other.address })).toMatchObject({
+      valid: false,
+      reason: 'wrong-signer',
+    })
+    for (const proof of [['0x12'], Array(33).fill(keccak256('0x01')), 'nope']) {
+      const r = await verifyVoucher({ ...base, proof: proof as Hex[] })
+      expect(r).toMatchObject({ valid: false, reason: 'malformed' })
+    }
+  })
+
+  test('createVoucherSigner: vouchers asked for in one turn share a signature, and the recovery is done once', async () => {
+    const signer = createVoucherSigner({ account, privateKey, chainId, ledger })
+    const vouchers = claims(6)
+    const signed = await Promise.all(vouchers.map((v) => signer.sign(v)))
+    expect(signer.stats).toEqual({ vouchers: 6, signatures: 1 })
+    expect(new Set(signed.map((s) => s.signature)).size).toBe(1)
+    const hasher = voucherHasher(chainId, ledger)
+    hasher.recovered.clear()
+    for (const [i, v] of vouchers.entries()) {
+      const s = signed[i] as { signature: Hex; proof: Hex[] }
+      expect((await verifyVoucher({ chainId, ledger, ...v, ...s, payer: account.address })).valid).toBe(true)
+    }
+    expect(hasher.recovered.size).toBe(1)
+    const alone = await signer.sign({ laneId: keccak256(toHex('lane 0')), cumulative: 999n })
+    expect(alone.proof).toEqual([])
+    expect(signer.stats).toEqual({ vouchers: 7, signatures: 2 })
+    const { signTypedData: _, ...cannotSign } = account
+    const broken = createVoucherSigner({ account: cannotSign as never, chainId, ledger })
+    const results = await Promise.allSettled(claims(3).map((v) => broken.sign(v)))
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/cannot sign typed data/)
   })
 })
