@@ -94,6 +94,14 @@ function explain(errorName: string, args: readonly unknown[]): { short: string; 
         short: `InvalidVoucherSignature: the voucher for lane ${a[0]} is not signed by the lane's payer for this chain and ledger`,
         meta: [
           '- Sign vouchers with signVoucher() using the payer account, this chainId and this ledger address.',
+          '- A voucher signed in a batch (signVouchers()) is valid only with its proof, through redeemWithProofs; settle takes vouchers signed alone.',
+        ],
+      }
+    case 'MalformedProofs':
+      return {
+        short: `MalformedProofs: the proof record at byte ${a[0]} is cut short, or bytes follow the last lane's record`,
+        meta: [
+          '- Pass one record per lane, in lane order: a one-byte count, then that many 32-byte nodes (0 for a voucher signed alone).',
         ],
       }
     case 'MissingSignatures':

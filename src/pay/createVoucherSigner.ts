@@ -24,8 +24,10 @@ export type VoucherSigner = {
 
 /**
  * A payer's voucher signer that signs the vouchers of the calls it starts together as one batch: the
- * vouchers asked for in one turn of the event loop (up to `maxBatch`) share one signature over their Merkle
- * root, each with its own proof ({@link signVouchers}); a voucher asked for alone is signed alone. Every call
+ * vouchers asked for in one turn of the event loop (up to `maxBatch`) on the same lane share one signature
+ * over their Merkle root, each with its own proof ({@link signVouchers}); a voucher alone on its lane is
+ * signed alone. Batches never mix lanes: a proof reveals the other leaves of its tree, and a voucher meant
+ * for one provider must not become redeemable by whoever sees another provider's traffic. Every call
  * still carries its own voucher for its own cumulative amount: batching saves signatures (and the
  * provider's recoveries), not checks.
  *
@@ -36,15 +38,32 @@ export type VoucherSigner = {
  * ```
  */
 export function createVoucherSigner(p: CreateVoucherSignerParameters): VoucherSigner {
+  let signatures = 0
   const batcher = batchPerTurn(p.maxBatch ?? 64, async (vouchers: VoucherClaim[]) => {
-    const parameters = { ...p, vouchers }
-    const signed = signVouchersNative(parameters) ?? (await signVouchers(parameters))
-    return signed.proofs.map((proof): SignedVoucher => ({ signature: signed.signature, proof }))
+    // one tree per lane: a proof shows its holder the other leaves of its tree, so a tree only holds
+    // vouchers that go to the same lane's provider anyway
+    const byLane = new Map<string, number[]>()
+    vouchers.forEach((v, i) => {
+      const k = v.laneId.toLowerCase()
+      const group = byLane.get(k)
+      if (group) group.push(i)
+      else byLane.set(k, [i])
+    })
+    const out: SignedVoucher[] = new Array(vouchers.length)
+    for (const indices of byLane.values()) {
+      const parameters = { ...p, vouchers: indices.map((i) => vouchers[i] as VoucherClaim) }
+      const signed = signVouchersNative(parameters) ?? (await signVouchers(parameters))
+      indices.forEach((i, j) => {
+        out[i] = { signature: signed.signature, proof: signed.proofs[j] as Hex[] }
+      })
+      signatures++
+    }
+    return out
   })
   return {
     sign: (voucher) => batcher.add(voucher),
     get stats() {
-      return { vouchers: batcher.stats.items, signatures: batcher.stats.batches }
+      return { vouchers: batcher.stats.items, signatures }
     },
   }
 }

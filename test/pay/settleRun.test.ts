@@ -14,6 +14,7 @@ import { openLicense } from '../../src/pay/openLicense.js'
 import { redeemVouchers } from '../../src/pay/redeemVouchers.js'
 import { settleRun } from '../../src/pay/settleRun.js'
 import { signVoucher } from '../../src/pay/signVoucher.js'
+import { signVouchers } from '../../src/pay/signVouchers.js'
 import { withdraw } from '../../src/pay/withdraw.js'
 
 let devnet: Devnet
@@ -188,5 +189,28 @@ describe('a composite of three models settled in one transaction', () => {
       vouchers: [{ lane: lanes[1]!.lane, cumulative: 15_000n, signature }],
     })
     expect(replay).toEqual({ redemptions: [], stale: [lanes[1]!.lane.laneId] })
+
+    // vouchers signed in a batch are redeemed with their proofs; a proof of another voucher is refused
+    const batch = await signVouchers({
+      account: account.account,
+      privateKey: account.privateKey,
+      chainId: devnet.chainId,
+      ledger: devnet.addresses.ledger,
+      vouchers: [16_000n, 17_000n].map((cumulative) => ({ laneId: lanes[1]!.lane.laneId, cumulative })),
+    })
+    const wrong = redeemVouchers(creatorB!, {
+      vouchers: [
+        { lane: lanes[1]!.lane, cumulative: 16_000n, signature: batch.signature, proof: batch.proofs[1] },
+      ],
+    })
+    await expect(wrong).rejects.toMatchObject({ errorName: 'InvalidVoucherSignature' })
+    await expect(wrong).rejects.toThrow(/redeemWithProofs/)
+    const proven = await redeemVouchers(creatorB!, {
+      vouchers: [
+        { lane: lanes[1]!.lane, cumulative: 17_000n, signature: batch.signature, proof: batch.proofs[1] },
+      ],
+    })
+    expect(proven.redemptions[0]!.total).toBe(2_000n)
+    expect((await getLane(creatorB!, { laneId: lanes[1]!.lane.laneId })).claimed).toBe(17_000n)
   })
 })

@@ -189,22 +189,34 @@ describe('vouchers signed in batches', () => {
     }
   })
 
-  test('createVoucherSigner: vouchers asked for in one turn share a signature, and the recovery is done once', async () => {
+  test('createVoucherSigner: the vouchers of one lane asked for in one turn share a signature, recovered once; lanes never share a tree', async () => {
     const signer = createVoucherSigner({ account, privateKey, chainId, ledger })
+    // 3 vouchers on lane 0 and 3 on lane 1, interleaved
     const vouchers = claims(6)
     const signed = await Promise.all(vouchers.map((v) => signer.sign(v)))
-    expect(signer.stats).toEqual({ vouchers: 6, signatures: 1 })
-    expect(new Set(signed.map((s) => s.signature)).size).toBe(1)
+    expect(signer.stats).toEqual({ vouchers: 6, signatures: 2 })
+    const laneOf = (i: number) => (vouchers[i] as { laneId: Hex }).laneId
+    for (const [i, s] of signed.entries())
+      for (const [j, t] of signed.entries()) expect(s.signature === t.signature).toBe(laneOf(i) === laneOf(j))
+    // a proof holds only leaves of its own lane: the tree of lane 0 is exactly lane 0's vouchers
+    const lane0 = vouchers.filter((v) => v.laneId === laneOf(0))
+    const i0 = vouchers.indexOf(lane0[0] as (typeof vouchers)[number])
+    expect(
+      foldProof(
+        leafOf(laneOf(0), (lane0[0] as { cumulative: bigint }).cumulative),
+        (signed[i0] as { proof: Hex[] }).proof,
+      ),
+    ).toBe(rootOf(lane0.map((v) => leafOf(v.laneId, v.cumulative))))
     const hasher = voucherHasher(chainId, ledger)
     hasher.recovered.clear()
     for (const [i, v] of vouchers.entries()) {
       const s = signed[i] as { signature: Hex; proof: Hex[] }
       expect((await verifyVoucher({ chainId, ledger, ...v, ...s, payer: account.address })).valid).toBe(true)
     }
-    expect(hasher.recovered.size).toBe(1)
+    expect(hasher.recovered.size).toBe(2)
     const alone = await signer.sign({ laneId: keccak256(toHex('lane 0')), cumulative: 999n })
     expect(alone.proof).toEqual([])
-    expect(signer.stats).toEqual({ vouchers: 7, signatures: 2 })
+    expect(signer.stats).toEqual({ vouchers: 7, signatures: 3 })
     const { signTypedData: _, ...cannotSign } = account
     const broken = createVoucherSigner({ account: cannotSign as never, chainId, ledger })
     const results = await Promise.allSettled(claims(3).map((v) => broken.sign(v)))
