@@ -1,3 +1,19 @@
+import type { Account, Address, Hex } from 'viem'
+
+/** Who signs in batches, and for which chain and ledger. */
+export type BatchSignerParameters = {
+  /** The signing account, plus its private key when known (native fast path). */
+  account: Account
+  privateKey?: Hex | undefined
+  chainId: number
+  ledger: Address
+  /** Most items under one signature (default 64: proofs of at most 6 hashes). */
+  maxBatch?: number | undefined
+}
+
+/** One item's signature and its proof in the batch that signature covers (empty when signed alone). */
+export type BatchSigned = { signature: Hex; proof: Hex[] }
+
 /** Items asked for in one turn of the event loop, handled together. */
 export type TurnBatcher<I, O> = {
   /** Queues the item with the others asked for in this turn; resolves with its own result. */

@@ -1,19 +1,12 @@
-import type { Account, Address, Hex } from 'viem'
-import { batchPerTurn } from './batchPerTurn.js'
+import { type BatchSigned, type BatchSignerParameters, batchPerTurn } from './batchPerTurn.js'
 import type { CallReceipt } from './callReceipt.js'
 import { signCallReceipts, signCallReceiptsNative } from './signCallReceipts.js'
 
-export type CreateCallReceiptSignerParameters = {
-  account: Account
-  privateKey?: Hex | undefined
-  chainId: number
-  ledger: Address
-  /** Most receipts under one signature (default 64: proofs of at most 6 hashes). */
-  maxBatch?: number | undefined
-}
+/** The provider's account (and key) on a chain and ledger; `maxBatch` caps the receipts under one signature. */
+export type CreateCallReceiptSignerParameters = BatchSignerParameters
 
 /** A receipt's signature and its proof in the batch that signature covers. */
-export type SignedCallReceipt = { signature: Hex; proof: Hex[] }
+export type SignedCallReceipt = BatchSigned
 
 export type CallReceiptSigner = {
   /** Signs the receipt with the others asked for in the same turn of the event loop. */

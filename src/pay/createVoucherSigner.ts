@@ -1,19 +1,12 @@
-import type { Account, Address, Hex } from 'viem'
-import { batchPerTurn } from './batchPerTurn.js'
+import type { Hex } from 'viem'
+import { type BatchSigned, type BatchSignerParameters, batchPerTurn } from './batchPerTurn.js'
 import { signVouchers, signVouchersNative, type VoucherClaim } from './signVouchers.js'
 
-export type CreateVoucherSignerParameters = {
-  /** The payer's account, plus its private key when known (native fast path). */
-  account: Account
-  privateKey?: Hex | undefined
-  chainId: number
-  ledger: Address
-  /** Most vouchers under one signature (default 64: proofs of at most 6 hashes). */
-  maxBatch?: number | undefined
-}
+/** The payer's account (and key) on a chain and ledger; `maxBatch` caps the vouchers under one signature. */
+export type CreateVoucherSignerParameters = BatchSignerParameters
 
 /** A voucher's signature and its proof in the batch that signature covers (empty when signed alone). */
-export type SignedVoucher = { signature: Hex; proof: Hex[] }
+export type SignedVoucher = BatchSigned
 
 export type VoucherSigner = {
   /** Signs the voucher with the others asked for in the same turn of the event loop. */
