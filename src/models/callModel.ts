@@ -123,7 +123,8 @@ const authorizedSigners = new Map<string, Promise<boolean>>()
 /**
  * Calls a model and pays for it. Answers a `402` by opening a license lane (one transaction, then reused
  * by every later call of this wallet on this model) or topping it up, when the spend policy allows;
- * signs a cumulative voucher per call (native fast path); retries lost connections and provider failures
+ * sends a cumulative voucher with each call (the vouchers of calls this wallet starts on one lane in the
+ * same turn share one signature, each with its Merkle proof; native fast path); retries lost connections and provider failures
  * with the same idempotency key (never charged twice); checks the provider's receipt — signed by the
  * model's on-chain owner or approved operator, for this model, version, lane, input and output — and
  * validates the output against the card's output JSON Schema. Policy refusals are raised before any
