@@ -12,6 +12,7 @@ import {
 } from '../pay/createCallReceiptSigner.js'
 import type { SignedVoucher } from '../pay/createVoucherSigner.js'
 import { keccak256Hex } from '../pay/keccak.js'
+import { MAX_PROOF } from '../pay/merkle.js'
 import { verifyVoucher, verifyVoucherNative } from '../pay/verifyVoucher.js'
 import type { ModelDefinition } from './defineModel.js'
 import {
@@ -1053,8 +1054,6 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 const HEX_65 = /^0x[0-9a-fA-F]{130}$/
 const DECIMAL_30 = /^[0-9]{1,30}$/
 const DECIMAL_20 = /^[0-9]{1,20}$/
-/** Longest voucher proof accepted: a batch of 2^32 vouchers. */
-const MAX_PROOF = 32
 
 function parsePayment(header: string): LanePaymentPayload | string {
   if (header.length > MAX_HEADER)

@@ -52,7 +52,7 @@ export function merkleRootOf(leaf: Uint8Array, proof: readonly Uint8Array[]): Ui
 }
 
 /** Most hashes in a proof that travels (a batch of 2^32 leaves). */
-const MAX_PROOF = 32
+export const MAX_PROOF = 32
 const NODE = /^0x[0-9a-fA-F]{64}$/
 
 /**
