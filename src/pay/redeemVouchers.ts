@@ -67,19 +67,17 @@ export async function redeemVouchers(
       concatHex(group.map((v) => v.signature)),
     ] as const
     // vouchers signed in batches need their proofs; a lane with none is marked by a zero length
-    const receipt = group.some((v) => v.proof?.length)
-      ? await sendContract(client, {
-          address: client.addresses.ledger,
-          abi: ledgerAbi,
-          functionName: 'redeemWithProofs',
-          args: [...args, encodeProofs(group)],
-        })
-      : await sendContract(client, {
-          address: client.addresses.ledger,
-          abi: ledgerAbi,
-          functionName: 'redeem',
-          args,
-        })
+    const receipt = await sendContract(
+      client,
+      group.some((v) => v.proof?.length)
+        ? {
+            address: client.addresses.ledger,
+            abi: ledgerAbi,
+            functionName: 'redeemWithProofs',
+            args: [...args, encodeProofs(group)],
+          }
+        : { address: client.addresses.ledger, abi: ledgerAbi, functionName: 'redeem', args },
+    )
     const [settled] = parseEventLogs({ abi: ledgerAbi, eventName: 'Settled', logs: receipt.logs })
     redemptions.push({
       txHash: receipt.transactionHash,
