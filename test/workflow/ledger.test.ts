@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { encodePacked, type Hex, keccak256 } from 'viem'
+import { concat, encodePacked, type Hex, keccak256, stringToBytes, sha256 as viemSha256 } from 'viem'
 import { describe, expect, it } from 'vitest'
 import { assign, createActor, toPromise, setup as xsetup } from 'xstate'
 import { keccak256Hex } from '../../src/pay/keccak.js'
@@ -30,6 +30,14 @@ const record = (i: number): LedgerRecord => ({
   latencyMs: 3 + i,
   lane: { i },
 })
+
+// the receipt of record(0..2), rebuilt from the entries' fields on chain by contracts/test/ReceiptProof.t.sol
+const SOLIDITY_LEAVES = [
+  '0x2ba9e92fe22b77c8f428ea6dba14d04b996bd6c6c2750950cc043ff7002f89bb',
+  '0xecae82aba999ff5d6e745d79dea921ddb3ecacd5c1915835624286978b05e612',
+  '0x80e71e3b31943e7fe4f50db7e90d2416f70054ff49d7f4cefb5f9af301fb5e6e',
+]
+const SOLIDITY_ROOT = '0x3787203dae3114bc972b3568d19ec2b4c8af81129e558e12a0391b58956accd8'
 
 const sha256 = (data: string | Uint8Array) => `0x${createHash('sha256').update(data).digest('hex')}` as Hex
 
@@ -79,43 +87,39 @@ describe('attribution ledger', () => {
 })
 
 describe('receipt Merkle tree', () => {
-  it('leaf is sha256 of the documented packed encoding', () => {
+  // the encoding as documented, written independently of receipt.ts with viem
+  const pad32 = (x: Hex) => `0x${x.slice(2).toLowerCase().padStart(64, '0')}`
+  const documentedLeaf = (x: LedgerEntry) =>
+    viemSha256(
+      stringToBytes(
+        [
+          pad32(x.idempotencyKey),
+          pad32(x.laneId),
+          pad32(x.inputHash),
+          pad32(x.outputHash),
+          x.assetId.toString(),
+          x.amount.toString(),
+          x.cumulative.toString(),
+          String(Math.round(x.latencyMs)),
+          x.providerSignature.toLowerCase(),
+          x.modelVersion,
+        ].join(':'),
+      ),
+    )
+  const pairHash = (a: Hex, b: Hex) => viemSha256(concat(BigInt(a) <= BigInt(b) ? [a, b] : [b, a]))
+  const documentedRoot = (entries: readonly LedgerEntry[]) => {
+    let level = entries.map(documentedLeaf)
+    while (level.length > 1) {
+      const next: Hex[] = []
+      for (let i = 0; i < level.length; i += 2)
+        next.push(i + 1 < level.length ? pairHash(level[i] as Hex, level[i + 1] as Hex) : (level[i] as Hex))
+      level = next
+    }
+    return level[0]
+  }
+
+  it('leaf is sha256 of the documented text line; fields out of range or not hex are refused', () => {
     const e: LedgerEntry = { index: 0, ...record(0) }
-    // the encoding as documented, written independently of receiptLeaf
-    const documented = (x: LedgerEntry) =>
-      sha256(
-        Buffer.from(
-          encodePacked(
-            [
-              'bytes32',
-              'bytes32',
-              'bytes32',
-              'bytes32',
-              'uint256',
-              'uint128',
-              'uint128',
-              'uint32',
-              'uint16',
-              'bytes',
-              'string',
-            ],
-            [
-              x.idempotencyKey,
-              x.laneId,
-              x.inputHash,
-              x.outputHash,
-              x.assetId,
-              x.amount,
-              x.cumulative,
-              x.latencyMs,
-              (x.providerSignature.length - 2) / 2,
-              x.providerSignature,
-              x.modelVersion,
-            ],
-          ).slice(2),
-          'hex',
-        ),
-      )
     expect([e.assetId, e.amount, e.cumulative, e.latencyMs, e.modelVersion]).toEqual([
       1n,
       10n,
@@ -123,37 +127,59 @@ describe('receipt Merkle tree', () => {
       3,
       '1.0.0',
     ])
-    expect((e.providerSignature.length - 2) / 2).toBe(65)
-    expect(receiptLeaf(e)).toBe(documented(e))
+    expect(receiptLeaf(e)).toBe(documentedLeaf(e))
     const big = {
       ...e,
       assetId: 2n ** 200n + 7n,
       amount: 2n ** 100n,
       cumulative: 2n ** 128n - 1n,
-      modelVersion: '2.0.0-βeta',
+      latencyMs: 12.6,
+      modelVersion: '2.0.0-βeta:rc',
     }
-    expect(receiptLeaf(big)).toBe(documented(big))
-    // a hash field shorter than 32 bytes is left-padded, as a number is
+    expect(receiptLeaf(big)).toBe(documentedLeaf(big))
+    // a hash field shorter than 32 bytes is left-padded; hex in either case is the same leaf
     expect(receiptLeaf({ ...e, laneId: '0x0102' })).toBe(receiptLeaf({ ...e, laneId: h(0x0102) }))
+    const upper = (x: Hex) => `0x${x.slice(2).toUpperCase()}` as Hex
+    expect(
+      receiptLeaf({ ...e, inputHash: upper(e.inputHash), providerSignature: upper(e.providerSignature) }),
+    ).toBe(receiptLeaf(e))
+    // a change in any field is another leaf
+    for (const change of [
+      { amount: 11n },
+      { cumulative: 11n },
+      { assetId: 2n },
+      { latencyMs: 4 },
+      { modelVersion: '1.0.1' },
+      { outputHash: h(1) },
+      { providerSignature: `0x${'ab'.repeat(64)}ac` as Hex },
+    ])
+      expect(receiptLeaf({ ...e, ...change })).not.toBe(receiptLeaf(e))
     expect(() => receiptLeaf({ ...e, amount: 1n << 128n })).toThrow(RangeError)
+    expect(() => receiptLeaf({ ...e, cumulative: -1n })).toThrow(RangeError)
     expect(() => receiptLeaf({ ...e, assetId: -1n })).toThrow(RangeError)
+    expect(() => receiptLeaf({ ...e, assetId: 1n << 256n })).toThrow(RangeError)
     expect(() => receiptLeaf({ ...e, inputHash: `0x${'zz'.repeat(32)}` })).toThrow(RangeError)
+    expect(() => receiptLeaf({ ...e, idempotencyKey: h(1).slice(2) as Hex })).toThrow(RangeError)
     expect(() => receiptLeaf({ ...e, providerSignature: '0xabc' })).toThrow(RangeError)
+    expect(() => receiptLeaf({ ...e, providerSignature: '0xzz' })).toThrow(RangeError)
     expect(() => receiptLeaf({ ...e, laneId: `0x${'00'.repeat(33)}` })).toThrow(RangeError)
   })
 
-  it('root is sorted-pair keccak over leaves; every proof verifies and a forged one does not', () => {
+  it('root is sorted-pair sha256 over leaves; every proof verifies and a forged one does not', () => {
     expect(receiptRoot([])).toBe(`0x${'00'.repeat(32)}`)
     for (let n = 1; n <= 9; n++) {
       const ledger = createAttributionLedger()
       for (let i = 0; i < n; i++) ledger.record(record(i), null)
       const root = receiptRoot(ledger.entries)
+      expect(root).toBe(documentedRoot(ledger.entries))
       for (let i = 0; i < n; i++) {
         const entry = ledger.entries[i] as LedgerEntry
         const proof = getReceiptProof(ledger.entries, i)
         expect(verifyReceiptProof({ root, leaf: receiptLeaf(entry), proof })).toBe(true)
         const forged = receiptLeaf({ ...entry, amount: entry.amount + 1n })
         expect(verifyReceiptProof({ root, leaf: forged, proof })).toBe(false)
+        if (proof.length)
+          expect(verifyReceiptProof({ root, leaf: receiptLeaf(entry), proof: proof.slice(1) })).toBe(false)
       }
     }
     const two = createAttributionLedger()
@@ -162,30 +188,28 @@ describe('receipt Merkle tree', () => {
     const [l0, l1] = two.entries.map(receiptLeaf) as [Hex, Hex]
     const sorted = BigInt(l0) < BigInt(l1) ? [l0, l1] : [l1, l0]
     expect(receiptRoot(two.entries)).toBe(
-      keccak256(encodePacked(['bytes32', 'bytes32'], sorted as [Hex, Hex])),
+      viemSha256(encodePacked(['bytes32', 'bytes32'], sorted as [Hex, Hex])),
     )
   })
 
-  it('root over five entries equals a tree built independently with viem; proofs take any hex case', () => {
+  it('proofs take any hex case; a node that is not 32 bytes of hex is refused', () => {
     const ledger = createAttributionLedger()
     for (let i = 0; i < 5; i++) ledger.record(record(i), null)
-    const pairHash = (a: Hex, b: Hex) =>
-      keccak256(encodePacked(['bytes32', 'bytes32'], BigInt(a) <= BigInt(b) ? [a, b] : [b, a]))
-    let level = ledger.entries.map(receiptLeaf)
-    while (level.length > 1) {
-      const next: Hex[] = []
-      for (let i = 0; i < level.length; i += 2)
-        next.push(i + 1 < level.length ? pairHash(level[i] as Hex, level[i + 1] as Hex) : (level[i] as Hex))
-      level = next
-    }
     const root = receiptRoot(ledger.entries)
-    expect(root).toBe(level[0])
     const leaf = receiptLeaf(ledger.entries[4] as LedgerEntry)
     const proof = getReceiptProof(ledger.entries, 4)
     expect(proof).toHaveLength(1)
     const upper = (x: Hex) => `0x${x.slice(2).toUpperCase()}` as Hex
     expect(verifyReceiptProof({ root: upper(root), leaf: upper(leaf), proof: proof.map(upper) })).toBe(true)
     expect(() => verifyReceiptProof({ root, leaf: '0x1234', proof })).toThrow(RangeError)
+    expect(() => verifyReceiptProof({ root, leaf, proof: ['0x1234'] })).toThrow(RangeError)
+  })
+
+  it('matches the receipt the Solidity test rebuilds on chain (contracts/test/ReceiptProof.t.sol)', () => {
+    const ledger = createAttributionLedger()
+    for (let i = 0; i < 3; i++) ledger.record(record(i), null)
+    expect(ledger.entries.map(receiptLeaf)).toEqual(SOLIDITY_LEAVES)
+    expect(receiptRoot(ledger.entries)).toBe(SOLIDITY_ROOT)
   })
 })
 
