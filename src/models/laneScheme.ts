@@ -142,7 +142,12 @@ export type PaymentErrorCode =
   | 'voucher_stale'
   | 'model_not_listed'
 
-const NON_ASCII = /[\u0080-\uffff]/
+/**
+ * Whether a text is all ASCII: its UTF-8 takes one byte per UTF-16 unit exactly when it is (any other character takes
+ * two bytes or more, a surrogate pair four). Node counts UTF-8 bytes natively, several times faster than a regular
+ * expression scans the text, and both payment headers (about 1 KB each) are checked on every paid call.
+ */
+const isAscii = (text: string) => Buffer.byteLength(text, 'utf8') === text.length
 
 /**
  * base64 of a text's UTF-8 bytes. ASCII text (every payment and receipt header) goes through `btoa`,
@@ -155,7 +160,7 @@ const NON_ASCII = /[\u0080-\uffff]/
  * ```
  */
 export function base64Utf8(text: string): string {
-  return NON_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('base64') : btoa(text)
+  return isAscii(text) ? btoa(text) : Buffer.from(text, 'utf8').toString('base64')
 }
 
 /**
@@ -184,7 +189,7 @@ export function decodeHeader(value: string): unknown {
     try {
       // native and strict; its output is one character per byte, so UTF-8 beyond ASCII is decoded again
       text = atob(value)
-      if (NON_ASCII.test(text)) text = Buffer.from(text, 'latin1').toString('utf8')
+      if (!isAscii(text)) text = Buffer.from(text, 'latin1').toString('utf8')
     } catch {
       // what atob refuses (base64url, stray characters) Buffer still reads, as before
       text = Buffer.from(value, 'base64').toString('utf8')
