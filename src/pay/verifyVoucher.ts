@@ -41,7 +41,7 @@ export async function verifyVoucher(p: VerifyVoucherParameters): Promise<VerifyV
   if (native) return native
   let signer: Address
   try {
-    signer = await recoverDigestSigner(digestOf(p).digest, p.signature)
+    signer = await recoverDigestSigner(digestOf(p, batchRootOf(p)), p.signature)
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }
@@ -57,12 +57,13 @@ export async function verifyVoucher(p: VerifyVoucherParameters): Promise<VerifyV
 export function verifyVoucherNative(p: VerifyVoucherParameters): VerifyVoucherReturnType | undefined {
   let signer: Address | undefined
   try {
-    const { digest, key } = digestOf(p)
     const hasher = voucherHasher(p.chainId, p.ledger)
-    // the vouchers of one batch share a signature: recover it once
+    const root = batchRootOf(p)
+    // the vouchers of one batch share a signature: recover it once (and hash its digest only then)
+    const key = root && `${Buffer.from(root.buffer, root.byteOffset, 32).toString('hex')}${p.signature}`
     signer = key === undefined ? undefined : hasher.recovered.get(key)
     if (signer === undefined) {
-      signer = recoverDigestSignerNative(digest, p.signature)
+      signer = recoverDigestSignerNative(digestOf(p, root), p.signature)
       if (signer !== undefined && key !== undefined) {
         if (hasher.recovered.size >= 4_096) hasher.recovered.clear()
         hasher.recovered.set(key, signer)
@@ -76,18 +77,17 @@ export function verifyVoucherNative(p: VerifyVoucherParameters): VerifyVoucherRe
   return signer === undefined ? undefined : verdict(p, signer)
 }
 
-/**
- * What the payer signed for this voucher: `Voucher(laneId, cumulative)` alone, or `Vouchers(root)` with the
- * root its proof leads to (then `key`, `root ‖ signature`, names the recovery for the batch's cache).
- */
-function digestOf(p: VerifyVoucherParameters): { digest: Uint8Array; key?: string | undefined } {
+/** The root a batch voucher's proof leads to; undefined for a voucher signed alone. */
+function batchRootOf(p: VerifyVoucherParameters): Uint8Array | undefined {
+  if (p.proof === undefined || p.proof.length === 0) return undefined
   const hasher = voucherHasher(p.chainId, p.ledger)
-  if (p.proof === undefined || p.proof.length === 0) return { digest: hasher.digest(p.laneId, p.cumulative) }
-  const root = merkleRootOf(hasher.structHash(p.laneId, p.cumulative), decodeProof(p.proof, 'voucher'))
-  return {
-    digest: hasher.batchDigest(root),
-    key: `${Buffer.from(root.buffer, root.byteOffset, 32).toString('hex')}${p.signature}`,
-  }
+  return merkleRootOf(hasher.structHash(p.laneId, p.cumulative), decodeProof(p.proof, 'voucher'))
+}
+
+/** What the payer signed: `Vouchers(root)` of its batch, or `Voucher(laneId, cumulative)` alone. */
+function digestOf(p: VerifyVoucherParameters, root: Uint8Array | undefined): Uint8Array {
+  const hasher = voucherHasher(p.chainId, p.ledger)
+  return root ? hasher.batchDigest(root) : hasher.digest(p.laneId, p.cumulative)
 }
 
 function verdict(p: VerifyVoucherParameters, signer: Address): VerifyVoucherReturnType {
