@@ -124,7 +124,7 @@ const authorizedSigners = new Map<string, Promise<boolean>>()
  * Calls a model and pays for it. Answers a `402` by opening a license lane (one transaction, then reused
  * by every later call of this wallet on this model) or topping it up, when the spend policy allows;
  * sends a cumulative voucher with each call (the vouchers of calls this wallet starts on one lane in the
- * same turn share one signature, each with its Merkle proof; native fast path); retries lost connections and provider failures
+ * same turn of the event loop or the next share one signature, each with its Merkle proof; native fast path); retries lost connections and provider failures
  * with the same idempotency key (never charged twice); checks the provider's receipt — signed by the
  * model's on-chain owner or approved operator, for this model, version, lane, input and output — and
  * validates the output against the card's output JSON Schema. Policy refusals are raised before any
@@ -186,7 +186,7 @@ export async function callModel<T = unknown>(
         }
         let signed = signatures.get(voucher)
         if (!signed) {
-          // signed with the vouchers of the other calls starting in this turn: one signature for all
+          // signed with the vouchers of the other calls starting in this turn or the next: one signature for all
           signed = await voucherSignerOf(wallet).sign({ laneId: lane.lane.laneId, cumulative: voucher })
           signatures.set(voucher, signed)
         }
@@ -393,7 +393,7 @@ function encodePayment(wallet: Wallet, lane: ClientLane, cumulative: bigint, sig
   return base64Utf8(`${p[0]}${cumulative}${p[1]}${signed.signature}${p[2]}${proof}${p[3]}`)
 }
 
-/** The wallet's voucher signer: the vouchers of calls starting in one turn share a signature. */
+/** The wallet's voucher signer: the vouchers of calls starting in one turn or the next share a signature. */
 function voucherSignerOf(wallet: Wallet): VoucherSigner {
   wallet.state.voucherSigner ??= createVoucherSigner({
     account: wallet.client.account,

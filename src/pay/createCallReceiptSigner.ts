@@ -9,7 +9,7 @@ export type CreateCallReceiptSignerParameters = BatchSignerParameters
 export type SignedCallReceipt = BatchSigned
 
 export type CallReceiptSigner = {
-  /** Signs the receipt with the others asked for in the same turn of the event loop. */
+  /** Signs the receipt with the others asked for in the same or the next turn of the event loop. */
   sign(receipt: CallReceipt): Promise<SignedCallReceipt>
   /** Receipts signed and signatures made so far. */
   readonly stats: { readonly receipts: number; readonly signatures: number }
@@ -17,9 +17,9 @@ export type CallReceiptSigner = {
 
 /**
  * A provider's receipt signer that signs the receipts of the calls finishing together as one batch: the
- * receipts asked for in one turn of the event loop (up to `maxBatch`) share one signature over their
+ * receipts asked for in one turn of the event loop and the next (up to `maxBatch`) share one signature over their
  * Merkle root, each answered with its own proof ({@link signCallReceipts}). A call finishing alone waits
- * for nothing but the end of the current turn; a busy provider signs once for many calls.
+ * for nothing but the end of the next turn; a busy provider signs once for many calls.
  *
  * @example
  * ```ts

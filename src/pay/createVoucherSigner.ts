@@ -9,7 +9,7 @@ export type CreateVoucherSignerParameters = BatchSignerParameters
 export type SignedVoucher = BatchSigned
 
 export type VoucherSigner = {
-  /** Signs the voucher with the others asked for in the same turn of the event loop. */
+  /** Signs the voucher with the others asked for in the same or the next turn of the event loop. */
   sign(voucher: VoucherClaim): Promise<SignedVoucher>
   /** Vouchers signed and signatures made so far. */
   readonly stats: { readonly vouchers: number; readonly signatures: number }
@@ -17,7 +17,7 @@ export type VoucherSigner = {
 
 /**
  * A payer's voucher signer that signs the vouchers of the calls it starts together as one batch: the
- * vouchers asked for in one turn of the event loop (up to `maxBatch`) on the same lane share one signature
+ * vouchers asked for in one turn of the event loop and the next (up to `maxBatch`) on the same lane share one signature
  * over their Merkle root, each with its own proof ({@link signVouchers}); a voucher alone on its lane is
  * signed alone. Batches never mix lanes: a proof reveals the other leaves of its tree, and a voucher meant
  * for one provider must not become redeemable by whoever sees another provider's traffic. Every call
