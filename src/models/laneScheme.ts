@@ -184,19 +184,35 @@ export function encodeHeader(value: unknown): string {
  * ```
  */
 export function decodeHeader(value: string): unknown {
+  const text = decodeHeaderText(value)
+  if (text === undefined) return undefined
   try {
-    let text: string
-    try {
-      // native and strict; its output is one character per byte, so UTF-8 beyond ASCII is decoded again
-      text = atob(value)
-      if (!isAscii(text)) text = Buffer.from(text, 'latin1').toString('utf8')
-    } catch {
-      // what atob refuses (base64url, stray characters) Buffer still reads, as before
-      text = Buffer.from(value, 'base64').toString('utf8')
-    }
     return JSON.parse(text)
   } catch {
     return undefined
+  }
+}
+
+/**
+ * The UTF-8 text of a base64 header, before it is read as JSON; undefined when it is not base64.
+ *
+ * @example
+ * ```ts
+ * decodeHeaderText('eyJ4NDAyVmVyc2lvbiI6Mn0=') // '{"x402Version":2}'
+ * ```
+ */
+export function decodeHeaderText(value: string): string | undefined {
+  try {
+    // native and strict; its output is one character per byte, so UTF-8 beyond ASCII is decoded again
+    const text = atob(value)
+    return isAscii(text) ? text : Buffer.from(text, 'latin1').toString('utf8')
+  } catch {
+    // what atob refuses (base64url, stray characters) Buffer still reads, as before
+    try {
+      return Buffer.from(value, 'base64').toString('utf8')
+    } catch {
+      return undefined
+    }
   }
 }
 

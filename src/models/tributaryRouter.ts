@@ -26,7 +26,7 @@ import {
 import {
   base64Utf8,
   caip2,
-  decodeHeader,
+  decodeHeaderText,
   encodeHeader,
   hashJson,
   IDEMPOTENCY_KEY_HEADER,
@@ -41,6 +41,15 @@ import {
   type WireLaneStatus,
   X402_VERSION,
 } from './laneScheme.js'
+import {
+  ADDRESS,
+  DECIMAL_20,
+  DECIMAL_30,
+  HEX_32,
+  HEX_65,
+  learnPaymentLayout,
+  readKnownPayment,
+} from './paymentLayout.js'
 import { createLaneBook, type LaneBook, type ProviderLane } from './providerLanes.js'
 
 /** Where the cards are served, under the router's mount point. */
@@ -1048,17 +1057,19 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-// formats of the payment's fields, compiled once (a regex literal inside a function is a new object per call)
-const HEX_32 = /^0x[0-9a-fA-F]{64}$/
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/
-const HEX_65 = /^0x[0-9a-fA-F]{130}$/
-const DECIMAL_30 = /^[0-9]{1,30}$/
-const DECIMAL_20 = /^[0-9]{1,20}$/
-
 function parsePayment(header: string): LanePaymentPayload | string {
   if (header.length > MAX_HEADER)
     return `the PAYMENT-SIGNATURE header is longer than ${MAX_HEADER} characters`
-  const v = decodeHeader(header) as Partial<LanePaymentPayload> | undefined
+  const text = decodeHeaderText(header)
+  if (text === undefined) return 'the PAYMENT-SIGNATURE header is not base64 JSON'
+  const known = readKnownPayment(text)
+  if (known) return known
+  let v: Partial<LanePaymentPayload> | undefined
+  try {
+    v = JSON.parse(text)
+  } catch {
+    v = undefined
+  }
   if (!v || typeof v !== 'object') return 'the PAYMENT-SIGNATURE header is not base64 JSON'
   if (v.scheme !== LANE_SCHEME)
     return `unsupported payment scheme ${JSON.stringify(v.scheme)}; use "${LANE_SCHEME}"`
@@ -1096,6 +1107,7 @@ function parsePayment(header: string): LanePaymentPayload | string {
       !p.proof.every((h) => typeof h === 'string' && HEX_32.test(h)))
   )
     return `the payment's proof is malformed: a list of at most ${MAX_PROOF} 32-byte hex hashes, from the voucher to the root its batch signature covers`
+  learnPaymentLayout(text, v as LanePaymentPayload)
   return v as LanePaymentPayload
 }
 
