@@ -3,7 +3,9 @@
 // the latency of one paid call to each real catalog model. The providers run in a child process (this
 // file with --provider), the load generator here, so each has a core of the 2-core machine. On-chain
 // transactions are counted by block number around the paid runs (lane opening excluded). Medians of
-// several alternating runs. Writes bench/results/calls.json.
+// several alternating runs. Writes bench/results/calls.json. `npm run bench:calls` compiles it (and the code
+// it measures) with tsc first and runs the JavaScript, as the package ships; `npx tsx bench/calls.ts` runs the
+// sources.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -21,6 +23,7 @@ import { defineModel, type ModelDefinition } from '../src/models/defineModel.js'
 import { type ServeModelsReturnType, serveModels } from '../src/models/serveModels.js'
 import { recoverDigestSignerNative, signDigestNative } from '../src/pay/voucher.js'
 import type { ResolvedModel } from '../src/workflow/types.js'
+import { codeMeasured, resultsFile } from './resultsFile.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 2_000)
@@ -124,8 +127,8 @@ async function main() {
       process.execPath,
       [
         ...(process.env.BENCH_CHILD_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof2'] : []),
-        '--import',
-        'tsx',
+        // from the sources through tsx; compiled (npm run bench:calls), as plain JavaScript
+        ...(import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : []),
         fileURLToPath(import.meta.url),
         '--provider',
         devnet.rpcUrl,
@@ -235,6 +238,7 @@ async function main() {
         loadAvgAtStart,
         note: 'provider in a child process, load generator in this one; shared with other workloads',
       },
+      code: codeMeasured(import.meta.url),
       runs: RUNS,
       runMs: RUN_MS,
       concurrency: CONCURRENCY,
@@ -282,7 +286,7 @@ async function main() {
       catalog,
       targets: { paymentCostPctAtMost: 25, paidCallsPerSecAtLeast: 1_500, onchainTxPerCall: 0 },
     }
-    writeFileSync(new URL('./results/calls.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`)
+    writeFileSync(resultsFile('calls.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`)
     console.table({
       paid: { 'calls/s': paidCallsPerSec, 'p50 ms': result.paidP50Ms, 'p99 ms': result.paidP99Ms },
       unpaid: { 'calls/s': unpaidCallsPerSec, 'p50 ms': result.unpaidP50Ms, 'p99 ms': result.unpaidP99Ms },

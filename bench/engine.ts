@@ -1,7 +1,9 @@
 /**
  * Per-step overhead of tributary's workflow runtime against plain async code, raw XState v5, LangGraph.js and Mastra,
  * on chain5 (5 sequential steps) and fanout4 (a, then p1..p4 in parallel, then join: 6 steps), in one process; and
- * the same workloads with every step paid through the attribution ledger. `npm run bench:engine`.
+ * the same workloads with every step paid through the attribution ledger. `npm run bench:engine` compiles it (and
+ * tributary) with tsc and runs the JavaScript, as the package ships and as the peers run; `npx tsx bench/engine.ts`
+ * runs the sources.
  *
  * Method: every engine calls the same step functions (resolved on the microtask queue, no I/O). In each of REPS
  * repetitions and for each workload, every engine is warmed up (N/10 runs), then measured over N sequential runs
@@ -42,6 +44,7 @@ import {
   joinFn,
   type State,
 } from './peers/workload.js'
+import { codeMeasured, resultsFile } from './resultsFile.js'
 
 process.env.MASTRA_TELEMETRY_DISABLED = '1'
 setFlagsFromString('--expose_gc')
@@ -332,6 +335,7 @@ async function main() {
       loadAvg1mAtStart: r2(load ?? 0),
       loadAvg1mAtEnd: r2(loadavg()[0] ?? 0),
     },
+    code: codeMeasured(import.meta.url),
     versions: { xstate: '5.33.3', '@langchain/langgraph': '1.7.3', '@mastra/core': '1.71.0', zod: '4.6.7' },
     method:
       'µs/step = µs/run ÷ steps (chain5: 5, fanout4: 6); median over repetitions; ratios computed within each repetition. ' +
@@ -351,7 +355,7 @@ async function main() {
     },
   }
   if (!QUICK)
-    writeFileSync(new URL('./results/engine.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`)
+    writeFileSync(resultsFile('engine.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`)
   const row = (name: string, key: keyof typeof chain5) =>
     `| ${name.padEnd(22)} | ${String(chain5[key]).padStart(10)} | ${String(fanout4[key]).padStart(10)} |`
   console.log(
