@@ -26,7 +26,20 @@ contract ReceiptProofTest is Test {
     bytes32 internal constant LEAF_0 = 0x2ba9e92fe22b77c8f428ea6dba14d04b996bd6c6c2750950cc043ff7002f89bb;
     bytes32 internal constant LEAF_1 = 0xecae82aba999ff5d6e745d79dea921ddb3ecacd5c1915835624286978b05e612;
     bytes32 internal constant LEAF_2 = 0x80e71e3b31943e7fe4f50db7e90d2416f70054ff49d7f4cefb5f9af301fb5e6e;
+    bytes32 internal constant NODE_01 = 0x3c980b30e7bf46811c7f53920d6041d2bb5116d0f27e60d7c2f86169d778403c;
     bytes32 internal constant ROOT = 0x3787203dae3114bc972b3568d19ec2b4c8af81129e558e12a0391b58956accd8;
+
+    /// @dev getReceiptProof(entries, i) as the TypeScript test pins it.
+    function proofOf(uint256 i) internal pure returns (bytes32[] memory proof) {
+        if (i == 2) {
+            proof = new bytes32[](1);
+            proof[0] = NODE_01;
+        } else {
+            proof = new bytes32[](2);
+            proof[0] = i == 0 ? LEAF_1 : LEAF_0;
+            proof[1] = LEAF_2;
+        }
+    }
 
     /// @dev The i-th entry of the TypeScript fixture: idempotency key of step `s{i}` in run 0x1212…12.
     function entry(uint256 i) internal pure returns (Entry memory e) {
@@ -85,18 +98,6 @@ contract ReceiptProofTest is Test {
         return a < b ? sha256(abi.encodePacked(a, b)) : sha256(abi.encodePacked(b, a));
     }
 
-    function proofOf(uint256 i) internal pure returns (bytes32[] memory proof) {
-        bytes32 upper = sortedSha256(LEAF_0, LEAF_1);
-        if (i == 2) {
-            proof = new bytes32[](1);
-            proof[0] = upper;
-        } else {
-            proof = new bytes32[](2);
-            proof[0] = i == 0 ? LEAF_1 : LEAF_0;
-            proof[1] = LEAF_2;
-        }
-    }
-
     function test_leavesRebuiltFromFieldsMatchTypeScript() public pure {
         assertEq(leafOf(entry(0)), LEAF_0);
         assertEq(leafOf(entry(1)), LEAF_1);
@@ -105,7 +106,9 @@ contract ReceiptProofTest is Test {
 
     function test_rootIsSortedPairSha256() public pure {
         // three leaves: the first two pair up, the third moves up unchanged
-        assertEq(sortedSha256(sortedSha256(LEAF_0, LEAF_1), LEAF_2), ROOT);
+        assertEq(sortedSha256(LEAF_0, LEAF_1), NODE_01);
+        assertEq(sortedSha256(LEAF_1, LEAF_0), NODE_01);
+        assertEq(sortedSha256(NODE_01, LEAF_2), ROOT);
     }
 
     function test_everyEntryProvesWithOpenZeppelinMerkleProof() public view {
@@ -128,8 +131,4 @@ contract ReceiptProofTest is Test {
         }
     }
 
-    function test_aKeccakTreeDoesNotProve() public pure {
-        // the same leaves under keccak256 pairs (OpenZeppelin's default) give another root
-        assertFalse(MerkleProof.verify(proofOf(0), ROOT, LEAF_0));
-    }
 }

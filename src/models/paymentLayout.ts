@@ -1,6 +1,6 @@
 import type { Hex } from 'viem'
 import { MAX_PROOF } from '../pay/merkle.js'
-import type { LanePaymentPayload, WireLaneKey } from './laneScheme.js'
+import { type LanePaymentPayload, type WireLaneKey, X402_VERSION } from './laneScheme.js'
 
 // The provider reads a PAYMENT-SIGNATURE on every paid call, and JSON.parse of its ~1 KB was the largest
 // single item of a paid call's JavaScript work. A wallet writes the same text for every call on a lane but
@@ -92,7 +92,8 @@ export function readKnownPayment(text: string): LanePaymentPayload | undefined {
 }
 
 /**
- * Learns the layout of a payment text that was parsed with JSON.parse and checked in full: its head (up to
+ * Learns the layout of a payment text that was parsed with JSON.parse and checked in full, and whose voucher
+ * verified (so only a lane's payer can add layouts): its head (up to
  * the cumulative amount) and its tail (after the signature or proof) are kept when they are exactly what
  * JSON.stringify writes for those values in the wallet's key order, so a later text with the same head and
  * tail parses to the same values.
@@ -101,6 +102,8 @@ export function learnPaymentLayout(text: string, v: LanePaymentPayload): void {
   const at = text.indexOf(CUMULATIVE)
   const m = at < 0 ? undefined : readMiddle(text, at)
   if (!m) return
+  // only the version this scheme speaks: what is cached must be a plain value, shared by every read
+  if (v.x402Version !== X402_VERSION) return
   const p = v.payload
   const headText = `{"x402Version":${JSON.stringify(v.x402Version)},"scheme":${JSON.stringify(v.scheme)},"network":${JSON.stringify(v.network)},"payload":{"ledger":${JSON.stringify(p.ledger)},"laneId":${JSON.stringify(p.laneId).slice(0, -1)}`
   // the head ends inside the lane id's string, where the cumulative amount's separator starts

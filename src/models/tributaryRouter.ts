@@ -102,8 +102,8 @@ export type TributaryRouterOptions = {
   /** Called with background failures (chain polling, redemptions). */
   onError?: ((error: unknown) => void) | undefined
   /**
-   * Most receipts signed under one signature (default 64). The receipts of calls finishing in the same
-   * turn of the event loop are signed together; 1 signs every receipt alone.
+   * Most receipts signed under one signature (default 64). The receipts of calls finishing in one turn
+   * of the event loop and the next are signed together; 1 signs every receipt alone, at once.
    */
   receiptBatch?: number | undefined
 }
@@ -619,6 +619,9 @@ export function tributaryRouter(
         `sign Voucher(laneId, cumulative) (or Vouchers(root) of a batch, with the voucher's proof) with the lane's payer ${lane.lane.payer} for chain ${chainId} and ledger ${ledger}`,
         lane,
       )
+    // learnt only from a payment its lane's payer signed: no one else can churn the layouts
+    const text = pay[UNLEARNT]
+    if (text !== undefined) learnPaymentLayout(text, pay)
     const payer = lane.lane.payer
     const wait = limited(payer)
     if (wait) return rateLimited(res, wait)
@@ -1057,7 +1060,11 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-function parsePayment(header: string): LanePaymentPayload | string {
+/** A payment read from its header, with its text when it was parsed in full (its layout is learnt once it pays). */
+type ParsedPayment = LanePaymentPayload & { readonly [UNLEARNT]?: string }
+const UNLEARNT = Symbol('payment text to learn')
+
+function parsePayment(header: string): ParsedPayment | string {
   if (header.length > MAX_HEADER)
     return `the PAYMENT-SIGNATURE header is longer than ${MAX_HEADER} characters`
   const text = decodeHeaderText(header)
@@ -1107,8 +1114,7 @@ function parsePayment(header: string): LanePaymentPayload | string {
       !p.proof.every((h) => typeof h === 'string' && HEX_32.test(h)))
   )
     return `the payment's proof is malformed: a list of at most ${MAX_PROOF} 32-byte hex hashes, from the voucher to the root its batch signature covers`
-  learnPaymentLayout(text, v as LanePaymentPayload)
-  return v as LanePaymentPayload
+  return Object.assign(v as LanePaymentPayload, { [UNLEARNT]: text })
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

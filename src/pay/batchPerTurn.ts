@@ -65,8 +65,8 @@ export function batchPerTurn<I, O>(
     add(item) {
       return new Promise<O>((resolve, reject) => {
         queue.push({ item, resolve, reject })
-        if (queue.length === 1) setImmediate(nextTurn)
-        else if (queue.length >= maxBatch) void flush()
+        if (queue.length >= maxBatch) void flush()
+        else if (queue.length === 1) setImmediate(nextTurn)
       })
     },
   }

@@ -9,7 +9,7 @@ import type { LedgerEntry, SettleResult } from './types.js'
  * Leaf = sha256 of the UTF-8 text
  * `idempotencyKey:laneId:inputHash:outputHash:assetId:amount:cumulative:latencyMs:providerSignature:modelVersion` —
  * the four hashes as `0x` and 64 lowercase hex digits (a shorter hash is left-padded), the numbers in decimal
- * (latency in whole milliseconds), the signature as `0x` and lowercase hex, the version as given, last, so the line
+ * (latency in whole milliseconds, 0 when not a finite number), the signature as `0x` and lowercase hex, the version as given, last, so the line
  * reads back unambiguously. The idempotency key makes every leaf unique (the entry's index is its position in
  * `entries`, not part of the leaf). A leaf is hashed as text because one is made for every paid call: Node hashes the
  * line as it stands, where packing it into bytes first cost more than the hash; Solidity rebuilds the same line with
@@ -46,6 +46,22 @@ function hashField(h: Hex, what: string): string {
   return `0x${h.slice(2).toLowerCase().padStart(64, '0')}`
 }
 
+/** The latency as the leaf writes it: whole milliseconds, 0 to 2^32 − 1, and 0 for what is not a finite number. */
+const latencyOf = (ms: number) =>
+  Number.isFinite(ms) ? Math.min(0xffffffff, Math.max(0, Math.round(ms))) : 0
+
+const LONE_SURROGATE = /\p{Cs}/u
+const checkedVersions = new Set<string>()
+/** A version as the leaf writes it: UTF-8 cannot carry a lone surrogate (it would read as U+FFFD). */
+function versionOf(v: string): string {
+  if (checkedVersions.has(v)) return v
+  if (LONE_SURROGATE.test(v))
+    throw new RangeError(`receipt modelVersion ${JSON.stringify(v)} is not well-formed text`)
+  if (checkedVersions.size >= 1_000) checkedVersions.clear()
+  checkedVersions.add(v)
+  return v
+}
+
 /** The leaf's text of one entry (see `Receipt`). */
 function leafText(e: LedgerEntry): string {
   const { assetId, amount, cumulative } = e
@@ -60,11 +76,10 @@ function leafText(e: LedgerEntry): string {
       )
     sig = sig.toLowerCase()
   }
-  const latency = Math.min(0xffffffff, Math.max(0, Math.round(e.latencyMs)))
   return `${hashField(e.idempotencyKey, 'idempotencyKey')}:${hashField(e.laneId, 'laneId')}:${hashField(
     e.inputHash,
     'inputHash',
-  )}:${hashField(e.outputHash, 'outputHash')}:${assetId}:${amount}:${cumulative}:${latency}:${sig}:${e.modelVersion}`
+  )}:${hashField(e.outputHash, 'outputHash')}:${assetId}:${amount}:${cumulative}:${latencyOf(e.latencyMs)}:${sig}:${versionOf(e.modelVersion)}`
 }
 
 const encoder = new TextEncoder()
@@ -104,8 +119,8 @@ function leafDigits(e: LedgerEntry): string {
     cumulative >= U128
   )
     return sha256Hex(leafText(e))
-  const numbers = `${assetId}:${amount}:${cumulative}:${Math.min(0xffffffff, Math.max(0, Math.round(e.latencyMs)))}`
-  const text = `${k}:${l}:${i}:${o}:${numbers}:${sig}:${e.modelVersion}`
+  const numbers = `${assetId}:${amount}:${cumulative}:${latencyOf(e.latencyMs)}`
+  const text = `${k}:${l}:${i}:${o}:${numbers}:${sig}:${versionOf(e.modelVersion)}`
   // the version may be any text: at most 3 UTF-8 bytes per UTF-16 unit
   if (lineBytes.length < text.length * 3) lineBytes = new Uint8Array(text.length * 3)
   const b = lineBytes

@@ -145,6 +145,11 @@ describe('createCallReceiptSigner', () => {
     const signed = await Promise.all(batchOf(5).map((r) => capped.sign(r)))
     expect(capped.stats.signatures).toBe(3)
     expect(signed.map((s) => s.proof.length)).toEqual([1, 1, 1, 1, 0])
+    // 1 signs every receipt alone, without waiting for the end of a turn
+    const alone = createCallReceiptSigner({ account, privateKey, chainId: 31337, ledger, maxBatch: 1 })
+    const each = await Promise.all(batchOf(3).map((r) => alone.sign(r)))
+    expect(alone.stats).toEqual({ receipts: 3, signatures: 3 })
+    expect(each.map((s) => s.proof.length)).toEqual([0, 0, 0])
     const { signTypedData: _, ...cannotSign } = account
     const broken = createCallReceiptSigner({ account: cannotSign as never, chainId: 31337, ledger })
     const results = await Promise.allSettled(batchOf(3).map((r) => broken.sign(r)))

@@ -38,6 +38,11 @@ const SOLIDITY_LEAVES = [
   '0x80e71e3b31943e7fe4f50db7e90d2416f70054ff49d7f4cefb5f9af301fb5e6e',
 ]
 const SOLIDITY_ROOT = '0x3787203dae3114bc972b3568d19ec2b4c8af81129e558e12a0391b58956accd8'
+const SOLIDITY_PROOFS = [
+  [SOLIDITY_LEAVES[1], SOLIDITY_LEAVES[2]],
+  [SOLIDITY_LEAVES[0], SOLIDITY_LEAVES[2]],
+  ['0x3c980b30e7bf46811c7f53920d6041d2bb5116d0f27e60d7c2f86169d778403c'], // sha256 pair of leaves 0 and 1
+]
 
 const sha256 = (data: string | Uint8Array) => `0x${createHash('sha256').update(data).digest('hex')}` as Hex
 
@@ -163,6 +168,14 @@ describe('receipt Merkle tree', () => {
     expect(() => receiptLeaf({ ...e, providerSignature: '0xabc' })).toThrow(RangeError)
     expect(() => receiptLeaf({ ...e, providerSignature: '0xzz' })).toThrow(RangeError)
     expect(() => receiptLeaf({ ...e, laneId: `0x${'00'.repeat(33)}` })).toThrow(RangeError)
+    // UTF-8 cannot carry a lone surrogate: it would read as U+FFFD, another version
+    expect(() => receiptLeaf({ ...e, modelVersion: '1.0.0-\ud800' })).toThrow(RangeError)
+    expect(receiptLeaf({ ...e, modelVersion: '1.0.0-\ud83d\ude00' })).toBe(
+      documentedLeaf({ ...e, modelVersion: '1.0.0-\ud83d\ude00' }),
+    )
+    // a latency that is not a finite number is written 0, as an out-of-range one is clamped
+    expect(receiptLeaf({ ...e, latencyMs: Number.NaN })).toBe(receiptLeaf({ ...e, latencyMs: 0 }))
+    expect(receiptLeaf({ ...e, latencyMs: -5 })).toBe(receiptLeaf({ ...e, latencyMs: 0 }))
   })
 
   it('root is sorted-pair sha256 over leaves; every proof verifies and a forged one does not', () => {
@@ -210,6 +223,7 @@ describe('receipt Merkle tree', () => {
     for (let i = 0; i < 3; i++) ledger.record(record(i), null)
     expect(ledger.entries.map(receiptLeaf)).toEqual(SOLIDITY_LEAVES)
     expect(receiptRoot(ledger.entries)).toBe(SOLIDITY_ROOT)
+    for (let i = 0; i < 3; i++) expect(getReceiptProof(ledger.entries, i)).toEqual(SOLIDITY_PROOFS[i])
   })
 })
 
