@@ -14,9 +14,9 @@ export type BatchSignerParameters = {
 /** One item's signature and its proof in the batch that signature covers (empty when signed alone). */
 export type BatchSigned = { signature: Hex; proof: Hex[] }
 
-/** Items asked for in one turn of the event loop, handled together. */
+/** Items asked for in one turn of the event loop and the next, handled together. */
 export type TurnBatcher<I, O> = {
-  /** Queues the item with the others asked for in this turn; resolves with its own result. */
+  /** Queues the item with the others asked for in this turn and the next; resolves with its own result. */
   add(item: I): Promise<O>
   /** Items handled and batches made so far. */
   readonly stats: { items: number; batches: number }
