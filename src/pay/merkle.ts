@@ -15,16 +15,24 @@ export function hashPair(a: Uint8Array, b: Uint8Array): Uint8Array {
   return keccak256Bytes(pair)
 }
 
-/** Every level of the tree, leaves first, the root alone last. At least one leaf. */
-export function merkleLevels(leaves: readonly Uint8Array[]): Uint8Array[][] {
+/**
+ * Every level of the tree, leaves first, the root alone last. At least one leaf. Nodes are sorted-pair keccak256
+ * bytes unless `pair` hashes another form (the run receipt's SHA-256 hex).
+ */
+export function merkleLevels(leaves: readonly Uint8Array[]): Uint8Array[][]
+export function merkleLevels<T>(leaves: readonly T[], pair: (a: T, b: T) => T): T[][]
+export function merkleLevels<T>(
+  leaves: readonly T[],
+  pair: (a: T, b: T) => T = hashPair as unknown as (a: T, b: T) => T,
+): T[][] {
   if (!leaves.length) throw new RangeError('a Merkle tree needs at least one leaf')
-  const out: Uint8Array[][] = [leaves as Uint8Array[]]
+  const out: T[][] = [leaves as T[]]
   for (let level = leaves; level.length > 1; ) {
-    const next: Uint8Array[] = []
+    const next: T[] = []
     for (let i = 0; i < level.length; i += 2) {
-      const a = level[i] as Uint8Array
+      const a = level[i] as T
       const b = level[i + 1]
-      next.push(b ? hashPair(a, b) : a)
+      next.push(b === undefined ? a : pair(a, b))
     }
     out.push(next)
     level = next
@@ -44,10 +52,16 @@ export function merkleProof<T>(levels: readonly (readonly T[])[], index: number)
   return proof
 }
 
-/** The root a leaf and its proof lead to. */
-export function merkleRootOf(leaf: Uint8Array, proof: readonly Uint8Array[]): Uint8Array {
+/** The root a leaf and its proof lead to (sorted-pair keccak256 bytes unless `pair` hashes another form). */
+export function merkleRootOf(leaf: Uint8Array, proof: readonly Uint8Array[]): Uint8Array
+export function merkleRootOf<T>(leaf: T, proof: readonly T[], pair: (a: T, b: T) => T): T
+export function merkleRootOf<T>(
+  leaf: T,
+  proof: readonly T[],
+  pair: (a: T, b: T) => T = hashPair as unknown as (a: T, b: T) => T,
+): T {
   let node = leaf
-  for (const p of proof) node = hashPair(node, p)
+  for (const p of proof) node = pair(node, p)
   return node
 }
 

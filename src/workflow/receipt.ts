@@ -1,5 +1,5 @@
 import { type Hex, zeroHash } from 'viem'
-import { merkleProof } from '../pay/merkle.js'
+import { merkleLevels, merkleProof, merkleRootOf } from '../pay/merkle.js'
 import { sha256Hex } from './ledger.js'
 import type { LedgerEntry, SettleResult } from './types.js'
 
@@ -62,12 +62,17 @@ function versionOf(v: string): string {
   return v
 }
 
-/** The leaf's text of one entry (see `Receipt`). */
-function leafText(e: LedgerEntry): string {
+/** The leaf's numbers, `assetId:amount:cumulative:latencyMs`; refuses amounts out of their ranges. */
+function numbersOf(e: LedgerEntry): string {
   const { assetId, amount, cumulative } = e
   if (assetId < 0n || assetId >= U256) throw new RangeError('receipt assetId must fit in 256 bits')
   if (amount < 0n || amount >= U128) throw new RangeError('receipt amount must fit in 128 bits')
   if (cumulative < 0n || cumulative >= U128) throw new RangeError('receipt cumulative must fit in 128 bits')
+  return `${assetId}:${amount}:${cumulative}:${latencyOf(e.latencyMs)}`
+}
+
+/** The leaf's text of one entry (see `Receipt`). */
+function leafText(e: LedgerEntry): string {
   let sig: string = e.providerSignature
   if (!SIGNATURE.test(sig) || sig.length > MAX_SIGNATURE_CHARS) {
     if (!ANY_HEX.test(sig) || sig.length % 2 || sig.length > MAX_SIGNATURE_CHARS)
@@ -79,7 +84,7 @@ function leafText(e: LedgerEntry): string {
   return `${hashField(e.idempotencyKey, 'idempotencyKey')}:${hashField(e.laneId, 'laneId')}:${hashField(
     e.inputHash,
     'inputHash',
-  )}:${hashField(e.outputHash, 'outputHash')}:${assetId}:${amount}:${cumulative}:${latencyOf(e.latencyMs)}:${sig}:${versionOf(e.modelVersion)}`
+  )}:${hashField(e.outputHash, 'outputHash')}:${numbersOf(e)}:${sig}:${versionOf(e.modelVersion)}`
 }
 
 const encoder = new TextEncoder()
@@ -103,23 +108,16 @@ function isLowerHex(b: Uint8Array, from: number, to: number): boolean {
  */
 function leafDigits(e: LedgerEntry): string {
   const { idempotencyKey: k, laneId: l, inputHash: i, outputHash: o, providerSignature: sig } = e
-  const { assetId, amount, cumulative } = e
   if (
     k.length !== 66 ||
     l.length !== 66 ||
     i.length !== 66 ||
     o.length !== 66 ||
     sig.length % 2 ||
-    sig.length > MAX_SIGNATURE_CHARS ||
-    assetId < 0n ||
-    assetId >= U256 ||
-    amount < 0n ||
-    amount >= U128 ||
-    cumulative < 0n ||
-    cumulative >= U128
+    sig.length > MAX_SIGNATURE_CHARS
   )
     return sha256Hex(leafText(e))
-  const numbers = `${assetId}:${amount}:${cumulative}:${latencyOf(e.latencyMs)}`
+  const numbers = numbersOf(e)
   const text = `${k}:${l}:${i}:${o}:${numbers}:${sig}:${versionOf(e.modelVersion)}`
   // the version may be any text: at most 3 UTF-8 bytes per UTF-16 unit
   if (lineBytes.length < text.length * 3) lineBytes = new Uint8Array(text.length * 3)
@@ -146,21 +144,6 @@ function hashPair(a: string, b: string): string {
   return sha256Hex(pair)
 }
 
-/** Every level of the tree over leaves (as hex digits), leaves first, the root alone last. */
-function levelsOf(leaves: string[]): string[][] {
-  const out = [leaves]
-  for (let level = leaves; level.length > 1; ) {
-    const next: string[] = []
-    for (let i = 0; i < level.length; i += 2) {
-      const b = level[i + 1]
-      next.push(b === undefined ? (level[i] as string) : hashPair(level[i] as string, b))
-    }
-    out.push(next)
-    level = next
-  }
-  return out
-}
-
 /**
  * The Merkle leaf of one ledger entry (see `Receipt` for the encoding).
  *
@@ -183,7 +166,7 @@ export function receiptLeaf(e: LedgerEntry): Hex {
  */
 export function receiptRoot(entries: readonly LedgerEntry[]): Hex {
   if (!entries.length) return zeroHash
-  const levels = levelsOf(entries.map(leafDigits))
+  const levels = merkleLevels(entries.map(leafDigits), hashPair)
   return `0x${(levels[levels.length - 1] as string[])[0] as string}`
 }
 
@@ -198,7 +181,7 @@ export function receiptRoot(entries: readonly LedgerEntry[]): Hex {
  */
 export function getReceiptProof(entries: readonly LedgerEntry[], index: number): Hex[] {
   if (index < 0 || index >= entries.length) throw new RangeError(`no receipt entry ${index}`)
-  return merkleProof(levelsOf(entries.map(leafDigits)), index).map((n): Hex => `0x${n}`)
+  return merkleProof(merkleLevels(entries.map(leafDigits), hashPair), index).map((n): Hex => `0x${n}`)
 }
 
 const NODE = /^0x[0-9a-fA-F]{64}$/
@@ -218,7 +201,6 @@ export function verifyReceiptProof(parameters: { root: Hex; leaf: Hex; proof: re
     if (!NODE.test(h)) throw new RangeError(`receipt node ${h} is not 32 bytes of hex`)
     return h.slice(2).toLowerCase()
   }
-  let at = node(parameters.leaf)
-  for (const p of parameters.proof) at = hashPair(at, node(p))
-  return `0x${at}` === parameters.root.toLowerCase()
+  const root = merkleRootOf(node(parameters.leaf), parameters.proof.map(node), hashPair)
+  return `0x${root}` === parameters.root.toLowerCase()
 }
