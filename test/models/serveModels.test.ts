@@ -5,7 +5,8 @@ import { ledgerAbi } from '../../src/chain/generated/Ledger.js'
 import { type Devnet, startDevnet } from '../../src/chain/startDevnet.js'
 import { publishModel } from '../../src/market/publishModel.js'
 import type { ModelDefinition } from '../../src/models/defineModel.js'
-import { encodeHeader, type LanePaymentPayload } from '../../src/models/laneScheme.js'
+import { decodeHeaderText, encodeHeader, type LanePaymentPayload } from '../../src/models/laneScheme.js'
+import { readKnownPayment } from '../../src/models/paymentLayout.js'
 import { type ServeModelsReturnType, serveModels } from '../../src/models/serveModels.js'
 import { getLane } from '../../src/pay/getLane.js'
 import type { Lane } from '../../src/pay/lane.js'
@@ -216,10 +217,11 @@ describe('bad requests get the right status, a useful JSON message, and move no 
   })
 
   test('a forged voucher (signed by someone else)', async () => {
+    const forged = await voucher({ lane, cumulative: 50_000n, signer: other })
+    // the lane's layout is known from the paid warm-up: the forgery is read without JSON.parse, and still refused
+    expect(readKnownPayment(decodeHeaderText(forged) as string)).toBeDefined()
     await refused({ status: 402, code: 'invalid_signature', message: /not by the lane's payer/ }, async () =>
-      post(shout.id, '{"text":"a"}', {
-        'payment-signature': await voucher({ lane, cumulative: 50_000n, signer: other }),
-      }),
+      post(shout.id, '{"text":"a"}', { 'payment-signature': forged }),
     )
   })
 
@@ -276,6 +278,8 @@ describe('bad requests get the right status, a useful JSON message, and move no 
     const first = await post(shout.id, '{"text":"paid"}', { 'payment-signature': header })
     expect(first.status).toBe(200)
     expect(first.body).toEqual({ text: 'PAID' })
+    // read by the known layout, as every payment on a lane after its first
+    expect(readKnownPayment(decodeHeaderText(header) as string)).toBeDefined()
     await refused({ status: 402, code: 'voucher_replayed', message: /already paid/ }, () =>
       post(shout.id, '{"text":"again"}', { 'payment-signature': header }),
     )
