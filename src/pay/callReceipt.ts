@@ -73,8 +73,6 @@ export type CallReceiptHasher = {
   /** The EIP-712 digest of `CallReceipts(root)`: what the provider signs. */
   batchDigest(root: Uint8Array): Uint8Array
   domainSeparator: Hex
-  /** Signers already recovered, by `root ‖ signature` (the calls of one batch share them). */
-  readonly recovered: Map<string, Address>
 }
 
 const stringHashes = new Map<string, Uint8Array>()
@@ -108,7 +106,6 @@ export const callReceiptHasher = perDomain((chainId: number, ledger: Address): C
   batch.set(BATCH_TYPEHASH, 0)
   return {
     domainSeparator,
-    recovered: new Map(),
     batchDigest(root) {
       batch.set(root, 32)
       outer.set(keccak256Bytes(batch), 34)

@@ -1,4 +1,3 @@
-import type { Hex } from 'viem'
 import { keccak256Bytes } from './keccak.js'
 import { MalformedSignatureError } from './voucher.js'
 
@@ -67,7 +66,17 @@ export function merkleRootOf<T>(
 
 /** Most hashes in a proof that travels (a batch of 2^32 leaves). */
 export const MAX_PROOF = 32
-const NODE = /^0x[0-9a-fA-F]{64}$/
+/**
+ * One node of a proof received from elsewhere, as bytes; throws `MalformedSignatureError` for anything but `0x` and
+ * 64 hex digits. Node's hex decoder stops at the first pair that is not hex, so 32 bytes out means 64 digits read.
+ */
+export function decodeNode(h: unknown, what: string): Uint8Array {
+  if (typeof h === 'string' && h.length === 66 && h.charCodeAt(0) === 0x30 && h.charCodeAt(1) === 0x78) {
+    const b = Buffer.from(h.slice(2), 'hex')
+    if (b.length === 32) return b
+  }
+  throw new MalformedSignatureError(`a ${what} proof holds 32-byte hex hashes`)
+}
 
 /**
  * The nodes of a proof received from elsewhere (a receipt's or a voucher's), as bytes; throws
@@ -76,9 +85,5 @@ const NODE = /^0x[0-9a-fA-F]{64}$/
 export function decodeProof(proof: unknown, what: string): Uint8Array[] {
   if (!Array.isArray(proof) || proof.length > MAX_PROOF)
     throw new MalformedSignatureError(`a ${what} proof is a list of at most ${MAX_PROOF} hashes`)
-  return proof.map((h: unknown) => {
-    if (typeof h !== 'string' || !NODE.test(h))
-      throw new MalformedSignatureError(`a ${what} proof holds 32-byte hex hashes`)
-    return Buffer.from((h as Hex).slice(2), 'hex')
-  })
+  return proof.map((h: unknown) => decodeNode(h, what))
 }

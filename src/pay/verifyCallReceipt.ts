@@ -1,6 +1,8 @@
 import type { Address, Hex } from 'viem'
 import { type CallReceipt, callReceiptHasher } from './callReceipt.js'
+import { perDomain } from './eip712.js'
 import { decodeProof, merkleRootOf } from './merkle.js'
+import { createSignedTrees } from './signedTrees.js'
 import { MalformedSignatureError, recoverDigestSigner, recoverDigestSignerNative } from './voucher.js'
 
 export type VerifyCallReceiptParameters = {
@@ -18,8 +20,8 @@ export type VerifyCallReceiptReturnType =
 
 /**
  * Recovers who signed a call receipt: the receipt's leaf and proof lead to a batch root, whose EIP-712
- * digest the signature covers (native secp256k1 with a cached domain; a root already recovered with the
- * same signature is not recovered again). The caller decides whether that signer may speak for the
+ * digest the signature covers (native secp256k1 with a cached domain; a batch's signature is recovered
+ * once). The caller decides whether that signer may speak for the
  * model (its owner or an approved operator).
  *
  * @example
@@ -45,23 +47,27 @@ export async function verifyCallReceipt(
 }
 
 /**
+ * @internal The receipt batch signatures recovered on (chainId, ledger), and the receipt nodes proven under each.
+ */
+export const receiptTrees = perDomain(() => createSignedTrees({ what: 'receipt' }))
+
+/**
  * @internal {@link verifyCallReceipt} without a promise, through the native binding (the client checks a
- * receipt on every paid call). Undefined when the binding is unavailable.
+ * receipt on every paid call): a batch's signature is recovered once, and a later receipt of the batch is
+ * proven at the first node of its path an earlier one proved. Undefined when the binding is unavailable.
  */
 export function verifyCallReceiptNative(
   p: VerifyCallReceiptParameters,
 ): VerifyCallReceiptReturnType | undefined {
   try {
-    const { rootBytes, root } = rootOf(p)
     const hasher = callReceiptHasher(p.chainId, p.ledger)
-    const key = `${root}${p.signature}`
-    const known = hasher.recovered.get(key)
-    if (known) return { valid: true, signer: known, root }
-    const signer = recoverDigestSignerNative(hasher.batchDigest(rootBytes), p.signature)
-    if (signer === undefined) return undefined
-    if (hasher.recovered.size >= 4_096) hasher.recovered.clear()
-    hasher.recovered.set(key, signer)
-    return { valid: true, signer, root }
+    const proven = receiptTrees(p.chainId, p.ledger).prove(
+      hasher.structHash(p.receipt),
+      p.proof,
+      p.signature,
+      (root, signature) => recoverDigestSignerNative(hasher.batchDigest(root), signature),
+    )
+    return proven && { valid: true, signer: proven.signer, root: proven.rootHex }
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }

@@ -1,5 +1,7 @@
 import type { Address, Hex } from 'viem'
+import { perDomain } from './eip712.js'
 import { decodeProof, merkleRootOf } from './merkle.js'
+import { createSignedTrees } from './signedTrees.js'
 import {
   MalformedSignatureError,
   recoverDigestSigner,
@@ -51,24 +53,29 @@ export async function verifyVoucher(p: VerifyVoucherParameters): Promise<VerifyV
 }
 
 /**
+ * @internal The batch signatures recovered on (chainId, ledger), and the voucher nodes proven under each.
+ */
+export const voucherTrees = perDomain(() => createSignedTrees({ what: 'voucher' }))
+
+/**
  * @internal {@link verifyVoucher} without a promise, through the native binding: the provider checks a
- * voucher on every paid call. Undefined when the binding is unavailable.
+ * voucher on every paid call. The vouchers of one batch share a signature: it is recovered once, and a later
+ * voucher of the batch is proven at the first node of its path an earlier one proved. Undefined when the binding
+ * is unavailable.
  */
 export function verifyVoucherNative(p: VerifyVoucherParameters): VerifyVoucherReturnType | undefined {
   let signer: Address | undefined
   try {
     const hasher = voucherHasher(p.chainId, p.ledger)
-    const root = batchRootOf(p)
-    // the vouchers of one batch share a signature: recover it once (and hash its digest only then)
-    const key = root && `${Buffer.from(root.buffer, root.byteOffset, 32).toString('hex')}${p.signature}`
-    signer = key === undefined ? undefined : hasher.recovered.get(key)
-    if (signer === undefined) {
-      signer = recoverDigestSignerNative(digestOf(p, root), p.signature)
-      if (signer !== undefined && key !== undefined) {
-        if (hasher.recovered.size >= 4_096) hasher.recovered.clear()
-        hasher.recovered.set(key, signer)
-      }
-    }
+    if (p.proof === undefined || p.proof.length === 0)
+      signer = recoverDigestSignerNative(hasher.digest(p.laneId, p.cumulative), p.signature)
+    else
+      signer = voucherTrees(p.chainId, p.ledger).prove(
+        hasher.structHash(p.laneId, p.cumulative),
+        p.proof,
+        p.signature,
+        (root, signature) => recoverDigestSignerNative(hasher.batchDigest(root), signature),
+      )?.signer
   } catch (err) {
     if (err instanceof MalformedSignatureError)
       return { valid: false, reason: 'malformed', message: err.shortMessage }
@@ -91,7 +98,7 @@ function digestOf(p: VerifyVoucherParameters, root: Uint8Array | undefined): Uin
 }
 
 function verdict(p: VerifyVoucherParameters, signer: Address): VerifyVoucherReturnType {
-  if (signer.toLowerCase() !== p.payer.toLowerCase()) {
+  if (signer !== p.payer && signer.toLowerCase() !== p.payer.toLowerCase()) {
     return {
       valid: false,
       reason: 'wrong-signer',

@@ -62,8 +62,6 @@ export type VoucherHasher = {
   /** The EIP-712 digest of `Vouchers(root)`: what a payer signs for a batch. */
   batchDigest(root: Uint8Array): Uint8Array
   domainSeparator: Hex
-  /** Signers already recovered from batch signatures, by `root ‖ signature` (a batch's calls share one). */
-  readonly recovered: Map<string, Address>
 }
 
 /** The cached digest computer for a (chainId, ledger). Agrees with viem's `hashTypedData`. */
@@ -86,7 +84,6 @@ export const voucherHasher = perDomain((chainId: number, ledger: Address): Vouch
   batch.set(VOUCHERS_TYPEHASH, 0)
   return {
     domainSeparator,
-    recovered: new Map(),
     structHash,
     digest(laneId, cumulative) {
       outer.set(structHash(laneId, cumulative), 34)

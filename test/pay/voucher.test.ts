@@ -13,7 +13,7 @@ import { describe, expect, test } from 'vitest'
 import { createVoucherSigner } from '../../src/pay/createVoucherSigner.js'
 import { signVoucher } from '../../src/pay/signVoucher.js'
 import { signVouchers } from '../../src/pay/signVouchers.js'
-import { verifyVoucher } from '../../src/pay/verifyVoucher.js'
+import { verifyVoucher, voucherTrees } from '../../src/pay/verifyVoucher.js'
 import { nativeSecp256k1, voucherDomain, voucherHasher, voucherTypes } from '../../src/pay/voucher.js'
 
 const privateKey = keccak256(toHex('voucher test payer'))
@@ -207,13 +207,13 @@ describe('vouchers signed in batches', () => {
         (signed[i0] as { proof: Hex[] }).proof,
       ),
     ).toBe(rootOf(lane0.map((v) => leafOf(v.laneId, v.cumulative))))
-    const hasher = voucherHasher(chainId, ledger)
-    hasher.recovered.clear()
+    const trees = voucherTrees(chainId, ledger)
+    trees.clear()
     for (const [i, v] of vouchers.entries()) {
       const s = signed[i] as { signature: Hex; proof: Hex[] }
       expect((await verifyVoucher({ chainId, ledger, ...v, ...s, payer: account.address })).valid).toBe(true)
     }
-    expect(hasher.recovered.size).toBe(2)
+    expect(trees.size).toBe(2)
     const alone = await signer.sign({ laneId: keccak256(toHex('lane 0')), cumulative: 999n })
     expect(alone.proof).toEqual([])
     expect(signer.stats).toEqual({ vouchers: 7, signatures: 3 })
