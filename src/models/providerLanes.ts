@@ -17,7 +17,8 @@ import type { WireLaneKey, WireLaneStatus } from './laneScheme.js'
 /**
  * A lane as the provider accounts for it. `charged` is the sum of the prices of successful calls (never
  * below `claimed`); `inflight` the prices of calls running; `highest` the highest voucher seen; `used`
- * the voucher amounts spent on a running or successful call (a voucher pays for one call); `held` the
+ * the voucher amounts spent on a running or successful call (a voucher pays for one call; it may still hold
+ * amounts below `charged`, which no voucher can pay with anyway); `held` the
  * payer's signatures (with their batch proofs) by cumulative amount, of which only the highest at or below `charged` is redeemed.
  */
 export type ProviderLane = {
@@ -155,13 +156,28 @@ export function createLaneBook(o: LaneBookOptions) {
   }
 
   const updateBest = (l: ProviderLane) => {
-    for (const v of l.held.keys()) if (v <= l.charged && v > l.best) l.best = v
-    for (const v of l.held.keys()) if (v < l.best) l.held.delete(v)
-    // a voucher below what is charged can never pay again (a voucher must cover charged + price), so
-    // only the used amounts at or above it need remembering: the set stays as small as the calls in flight
-    for (const v of l.used) if (v < l.charged) l.used.delete(v)
+    // one pass over the held vouchers: the highest at or below what is charged becomes the best, and every other
+    // one at or below it can never be redeemed (a later redemption claims more)
+    const { held, charged } = l
+    let best = l.best
+    for (const v of held.keys()) {
+      if (v > charged || v === best) continue
+      if (v > best) {
+        held.delete(best)
+        best = v
+      } else held.delete(v)
+    }
+    l.best = best
+    // a voucher below what is charged can never pay again (a voucher must cover charged + price, and the
+    // router consults `used` only at or above `charged`): such amounts are dropped once the set has doubled
+    // since the last sweep, so it stays about as small as the calls in flight at a constant cost per call
+    if (l.used.size >= (sweepAt.get(l) ?? 64)) {
+      for (const v of l.used) if (v < charged) l.used.delete(v)
+      sweepAt.set(l, Math.max(64, 2 * l.used.size))
+    }
     reckon(l)
   }
+  const sweepAt = new WeakMap<ProviderLane, number>()
 
   /** The price of one call under a terms version of an asset. */
   const priceOf = async (assetId: bigint, termsVersion: number): Promise<bigint | undefined> => {

@@ -663,7 +663,8 @@ export function tributaryRouter(
         'sign a voucher for at least lane.required',
         lane,
       )
-    if (lane.used.has(cumulative))
+    // amounts below what is charged can never pay (checked below): only those at or above it are looked up
+    if (cumulative >= lane.charged && lane.used.has(cumulative))
       return paymentRequired(
         req,
         res,
