@@ -37,7 +37,7 @@ import { type HttpResponse, httpRequest } from './httpClient.js'
 import {
   base64Utf8,
   caip2,
-  decodeHeaderText,
+  decodeHeader,
   encodeHeader,
   IDEMPOTENCY_KEY_HEADER,
   LANE_SCHEME,
@@ -49,7 +49,6 @@ import {
   PAYMENT_SIGNATURE_HEADER,
   X402_VERSION,
 } from './laneScheme.js'
-import { learnResponseLayout, readKnownResponse } from './responseLayout.js'
 
 /** A model to call: as the discovery index resolves it, or by the URL of its card or its endpoint. */
 export type ModelReference = ResolvedModel | { url: string }
@@ -553,14 +552,10 @@ async function checkReceipt(
   voucher: bigint,
   replayed: boolean,
 ): Promise<CallPayment> {
-  // read by the lane's learnt layout when the provider writes it as before; parsed in full otherwise
-  const text = decodeHeaderText(header)
-  const known = text === undefined ? undefined : readKnownResponse(text)
-  const r = known ?? (text === undefined ? undefined : (readJson(text) as LanePaymentResponse | undefined))
+  const r = decodeHeader(header) as LanePaymentResponse | undefined
   const bad = (why: string) => new ReceiptVerificationError(target.endpoint, why)
   if (
     !r ||
-    typeof r !== 'object' ||
     r.scheme !== LANE_SCHEME ||
     !r.receipt ||
     typeof r.signature !== 'string' ||
@@ -617,8 +612,6 @@ async function checkReceipt(
     throw bad(
       `it is signed by ${v.signer}, who is neither the owner nor an approved operator of asset ${receipt.assetId}`,
     )
-  // learnt only from a response the model's owner or operator signed: no one else can churn the layouts
-  if (!known && text !== undefined) learnResponseLayout(text, r)
   return {
     laneId: lane.lane.laneId,
     lane: lane.lane,
@@ -784,15 +777,6 @@ function parseJson(body: Buffer, url: string): unknown {
     return JSON.parse(body.toString('utf8'))
   } catch {
     throw new ReceiptVerificationError(url, 'the output is not JSON')
-  }
-}
-
-/** JSON.parse, undefined for what is not JSON. */
-function readJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
   }
 }
 
