@@ -2,18 +2,7 @@ import type { Hex } from 'viem'
 import { describe, expect, test } from 'vitest'
 import type { TributaryClient } from '../../src/chain/client.js'
 import { createLaneBook, type ProviderLane } from '../../src/models/providerLanes.js'
-
-// a seeded generator: a failure replays
-function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
+import { seededRandom as rng } from '../support/rng.js'
 
 const lane = (): ProviderLane => ({
   lane: { laneId: `0x${'1c'.repeat(32)}` as Hex } as ProviderLane['lane'],

@@ -12,24 +12,13 @@ import {
   voucherDomain,
   voucherHasher,
 } from '../../src/pay/voucher.js'
+import { seededRandom as rng } from '../support/rng.js'
 
 const privateKey = keccak256(toHex('signed trees payer'))
 const account = privateKeyToAccount(privateKey)
 const ledger = '0x5FbDB2315678afecb367f032d93F642f64180aa3'
 const chainId = 31337
 const hasher = voucherHasher(chainId, ledger)
-
-// a seeded generator: a failure replays
-function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 type Item = { laneId: Hex; cumulative: bigint; proof: Hex[]; signature: Hex }
 
