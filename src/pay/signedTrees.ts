@@ -3,7 +3,7 @@ import { decodeNode, hashPair, MAX_PROOF } from './merkle.js'
 import { MalformedSignatureError } from './voucher.js'
 
 /** What a leaf signed in a batch proves: who signed the batch, and its root. */
-export type SignedTreeProof = { readonly signer: Address; readonly root: Uint8Array; readonly rootHex: Hex }
+export type SignedTreeProof = { readonly signer: Address; readonly rootHex: Hex }
 
 /**
  * Batch signatures already recovered, with every node proven under each: the vouchers (or receipts) of one
@@ -14,47 +14,55 @@ export type SignedTrees = {
   /**
    * The signer and root of a leaf signed in a batch. The leaf's proof is folded to the root (sorted-pair
    * keccak256) and `recover` names who signed that root, once per signature; a later leaf whose path meets a
-   * node already proven under the same signature, with the same proof from there up, is proven there. Undefined
-   * when `recover` is (no native binding). Throws `MalformedSignatureError` for a proof that is not a list of
-   * at most 32 hashes of 32 bytes in hex.
+   * node already proven under the same signature, with the same proof from there up, is proven there. A tree is
+   * kept only when `keep` accepts its signer (a provider keeps the trees of a lane's payer, not of whoever
+   * signs). Undefined when `recover` is (no native binding). Throws `MalformedSignatureError` for a proof that is
+   * not a list of at most 32 hashes of 32 bytes in hex.
    */
   prove(
     leaf: Uint8Array,
     proof: readonly Hex[],
     signature: Hex,
     recover: (root: Uint8Array, signature: Hex) => Address | undefined,
+    keep?: ((signer: Address) => boolean) | undefined,
   ): SignedTreeProof | undefined
   /** Signatures held. */
   readonly size: number
+  /** Nodes held, over every signature. */
+  readonly nodes: number
   clear(): void
 }
 
-/** A node's proof up to its root: `head` (when set), then `proof` from index `from`. */
-type Path = { readonly head: Hex | undefined; readonly proof: readonly Hex[]; readonly from: number }
-type Tree = SignedTreeProof & { readonly top: string; readonly nodes: Map<string, Path> }
+/**
+ * A proven node: the sibling it is hashed with (as a proof writes it) and its parent's key; the root has neither.
+ * Each node links to its parent, so a cached proof is read by walking up, and no caller's array is kept.
+ */
+type Node = { readonly sibling: Hex | undefined; readonly parent: string | undefined }
+type Tree = SignedTreeProof & { readonly top: string; readonly nodes: Map<string, Node> }
 
 // Reused for every node turned into hex (read at once).
 const scratch = Buffer.allocUnsafe(32)
 const hexOf = (node: Uint8Array) => {
+  if (node.length !== 32) throw new RangeError(`a tree node is 32 bytes, got ${node.length}`)
   scratch.set(node)
   return scratch.toString('hex')
 }
 
-/** Whether `proof` from index `at` is exactly the path `p`. */
-function follows(p: Path, proof: readonly Hex[], at: number): boolean {
+/** Whether `proof` from index `at` is exactly the cached path from node `key` up to the root. */
+function follows(nodes: Map<string, Node>, key: string, proof: readonly Hex[], at: number): boolean {
+  let n = nodes.get(key)
   let i = at
-  if (p.head !== undefined) {
-    if (proof[i] !== p.head) return false
+  while (n !== undefined && n.parent !== undefined) {
+    if (proof[i] !== n.sibling) return false
     i++
+    n = nodes.get(n.parent)
   }
-  if (proof.length - i !== p.proof.length - p.from) return false
-  for (let j = p.from; i < proof.length; i++, j++) if (proof[i] !== p.proof[j]) return false
-  return true
+  return n !== undefined && i === proof.length
 }
 
 /**
- * Creates a cache of recovered batch signatures (at most `trees` of them, each with at most `nodes` proven
- * nodes; it starts over when full). `what` names the leaves in error messages.
+ * Creates a cache of recovered batch signatures: at most `trees` signatures and `nodes` proven nodes over all
+ * of them (when either is full it starts over). `what` names the leaves in error messages.
  *
  * @example
  * ```ts
@@ -67,17 +75,29 @@ export function createSignedTrees(
 ): SignedTrees {
   const what = options.what ?? 'batch'
   const maxTrees = options.trees ?? 1_024
-  const maxNodes = options.nodes ?? 4_096
+  const maxNodes = options.nodes ?? 65_536
   const bySignature = new Map<string, Tree>()
+  let held = 0
 
-  /** Records the nodes of a path walked from the leaf up to (not including) level `upto`, and their siblings. */
+  const add = (tree: Tree, key: string, node: Node) => {
+    const had = tree.nodes.size
+    tree.nodes.set(key, node)
+    held += tree.nodes.size - had
+  }
+
+  /**
+   * Records the path walked from the leaf (`walked[0]`) up to `walked[upto]`, a node already held or the root,
+   * and the siblings along it.
+   */
   const record = (tree: Tree, walked: readonly string[], proof: readonly Hex[], upto: number) => {
-    if (tree.nodes.size >= maxNodes) return
+    if (held + 2 * upto + 1 > maxNodes) return
+    if (upto === proof.length) add(tree, walked[upto] as string, { sibling: undefined, parent: undefined })
     for (let j = 0; j < upto; j++) {
       const node = walked[j] as string
-      tree.nodes.set(node, { head: undefined, proof, from: j })
-      // the sibling's path goes through this node's parent: this node, then the rest of the proof
-      tree.nodes.set((proof[j] as Hex).slice(2).toLowerCase(), { head: `0x${node}`, proof, from: j + 1 })
+      const parent = walked[j + 1] as string
+      const sibling = proof[j] as Hex
+      add(tree, node, { sibling, parent })
+      add(tree, sibling.slice(2).toLowerCase(), { sibling: `0x${node}`, parent })
     }
   }
 
@@ -85,10 +105,14 @@ export function createSignedTrees(
     get size() {
       return bySignature.size
     },
+    get nodes() {
+      return held
+    },
     clear() {
       bySignature.clear()
+      held = 0
     },
-    prove(leaf, proof, signature, recover) {
+    prove(leaf, proof, signature, recover, keep) {
       if (!Array.isArray(proof) || proof.length > MAX_PROOF)
         throw new MalformedSignatureError(`a ${what} proof is a list of at most ${MAX_PROOF} hashes`)
       const tree = bySignature.get(signature)
@@ -96,31 +120,29 @@ export function createSignedTrees(
       let node = leaf
       for (let j = 0; ; j++) {
         const h = hexOf(node)
-        if (tree) {
-          const known = tree.nodes.get(h)
-          if (known && follows(known, proof, j)) {
-            record(tree, walked, proof, j)
-            return tree
-          }
-        }
         walked.push(h)
+        if (tree && follows(tree.nodes, h, proof, j)) {
+          record(tree, walked, proof, j)
+          return tree
+        }
         if (j === proof.length) break
         node = hashPair(node, decodeNode(proof[j], what))
       }
       const top = walked[walked.length - 1] as string
-      if (tree) {
-        if (top === tree.top) {
-          record(tree, walked, proof, proof.length)
-          return tree
-        }
-        // the signature of another root: recovered as it is, and not kept (a signature names one root)
-        const signer = recover(node, signature)
-        return signer === undefined ? undefined : { signer, root: node, rootHex: `0x${top}` }
+      if (tree && top === tree.top) {
+        // its root, with a proof the cache did not hold (another spelling of a node, or nodes left unrecorded)
+        record(tree, walked, proof, proof.length)
+        return tree
       }
+      // the signature of another root than the one it was kept with: recovered as it is, and not kept
       const signer = recover(node, signature)
       if (signer === undefined) return undefined
-      if (bySignature.size >= maxTrees) bySignature.clear()
-      const made: Tree = { signer, root: node, rootHex: `0x${top}`, top, nodes: new Map() }
+      if (tree || (keep && !keep(signer))) return { signer, rootHex: `0x${top}` }
+      if (bySignature.size >= maxTrees || held + 2 * proof.length + 1 > maxNodes) {
+        bySignature.clear()
+        held = 0
+      }
+      const made: Tree = { signer, rootHex: `0x${top}`, top, nodes: new Map() }
       bySignature.set(signature, made)
       record(made, walked, proof, proof.length)
       return made

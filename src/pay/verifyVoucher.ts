@@ -75,6 +75,8 @@ export function verifyVoucherNative(p: VerifyVoucherParameters): VerifyVoucherRe
         p.proof,
         p.signature,
         (root, signature) => recoverDigestSignerNative(hasher.batchDigest(root), signature),
+        // only the trees of the lane's payer are kept: anyone else's signature is recovered and refused
+        (signer) => sameAddress(signer, p.payer),
       )?.signer
   } catch (err) {
     if (err instanceof MalformedSignatureError)
@@ -97,8 +99,10 @@ function digestOf(p: VerifyVoucherParameters, root: Uint8Array | undefined): Uin
   return root ? hasher.batchDigest(root) : hasher.digest(p.laneId, p.cumulative)
 }
 
+const sameAddress = (a: Address, b: Address) => a === b || a.toLowerCase() === b.toLowerCase()
+
 function verdict(p: VerifyVoucherParameters, signer: Address): VerifyVoucherReturnType {
-  if (signer !== p.payer && signer.toLowerCase() !== p.payer.toLowerCase()) {
+  if (!sameAddress(signer, p.payer)) {
     return {
       valid: false,
       reason: 'wrong-signer',

@@ -1,4 +1,4 @@
-import { type Hex, hexToBytes, keccak256, recoverTypedDataAddress, toHex } from 'viem'
+import { type Address, type Hex, hexToBytes, keccak256, recoverTypedDataAddress, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
 import { decodeProof, merkleRootOf } from '../../src/pay/merkle.js'
@@ -204,18 +204,84 @@ describe('signed trees', () => {
     )
   })
 
-  test('it holds at most `trees` signatures and `nodes` nodes each, and recovers again what it let go', () => {
-    const trees = createSignedTrees({ trees: 2, nodes: 6 })
+  test('it holds at most `trees` signatures and `nodes` nodes in all, and recovers again what it let go', () => {
+    const trees = createSignedTrees({ nodes: 40 })
     const { roots, recover } = counted()
+    // a batch of 16 proves 31 nodes: a second batch does not fit beside it, so the cache starts over
     const batches = [batch(16, 1n), batch(16, 100_000n), batch(16, 200_000n)]
-    for (const items of batches) for (const v of items) trees.prove(leafOf(v), v.proof, v.signature, recover)
+    for (const items of batches)
+      for (const v of items) {
+        trees.prove(leafOf(v), v.proof, v.signature, recover)
+        expect(trees.nodes).toBeLessThanOrEqual(40)
+      }
     expect(trees.size).toBe(1)
-    // a tree caps its nodes, so leaves past the cap are folded to the root: one recovery each batch all the same
+    expect(trees.nodes).toBe(31)
     expect(roots.length).toBe(3)
+    // the first batch was let go: recovered again, once, then proven from the cache
     for (const v of batches[0] as Item[]) trees.prove(leafOf(v), v.proof, v.signature, recover)
     expect(roots.length).toBe(4)
-    expect(trees.size).toBe(2)
-    trees.clear()
-    expect(trees.size).toBe(0)
+    expect(trees.nodes).toBeLessThanOrEqual(40)
+    const few = createSignedTrees({ trees: 2 })
+    for (const items of [batch(2, 1n), batch(2, 10n), batch(2, 20n)])
+      for (const v of items) few.prove(leafOf(v), v.proof, v.signature, recover)
+    expect(few.size).toBe(1)
+    few.clear()
+    expect([few.size, few.nodes]).toEqual([0, 0])
+  })
+
+  test("a tree is kept only for a signer its caller accepts, and never holds the caller's arrays", () => {
+    const items = batch(8, 70_000n)
+    const { roots, recover } = counted()
+    const trees = createSignedTrees()
+    const stranger = privateKeyToAccount(keccak256(toHex('stranger'))).address.toLowerCase()
+    for (const v of items)
+      expect(trees.prove(leafOf(v), v.proof, v.signature, recover, (s) => s === stranger)?.signer).toBe(
+        account.address.toLowerCase(),
+      )
+    // refused signers leave nothing behind: every leaf was recovered
+    expect([trees.size, trees.nodes, roots.length]).toEqual([0, 0, 8])
+    const v = items[2] as Item
+    const proof = [...v.proof]
+    expect(trees.prove(leafOf(v), proof, v.signature, recover)?.rootHex).toBe(roots[0])
+    // the caller changes its array afterwards: the cache still holds the proof that was checked
+    proof[1] = proof[0] as Hex
+    const tampered = trees.prove(leafOf(v), proof, v.signature, recover)
+    expect(tampered?.rootHex).not.toBe(roots[0])
+    expect(tampered && { signer: tampered.signer, rootHex: tampered.rootHex }).toEqual(
+      reference(leafOf(v), proof, v.signature),
+    )
+  })
+
+  test('a signature first seen with a root of its own making still proves its real batch', () => {
+    const items = batch(8, 80_000n)
+    const { roots, recover } = counted()
+    const trees = createSignedTrees()
+    const v = items[0] as Item
+    // someone sends the batch's signature with a made-up leaf and proof first: that root recovers to a stranger
+    const fake = trees.prove(
+      hexToBytes(keccak256(toHex('made up'))),
+      [v.proof[0] as Hex],
+      v.signature,
+      recover,
+    )
+    expect(fake?.signer).not.toBe(account.address.toLowerCase())
+    for (const w of items) {
+      const got = trees.prove(leafOf(w), w.proof, w.signature, recover)
+      expect(got && { signer: got.signer, rootHex: got.rootHex }).toEqual(
+        reference(leafOf(w), w.proof, w.signature),
+      )
+    }
+    // with no keep rule the made-up root holds the signature, so each real leaf is recovered (correct, slower)
+    expect(roots.length).toBe(1 + items.length)
+    // a provider keeps only its payer's trees: the made-up root is not kept, and the real batch recovers once
+    const payerOnly = createSignedTrees()
+    const keep = (s: Address) => s === account.address.toLowerCase()
+    const before = roots.length
+    payerOnly.prove(hexToBytes(keccak256(toHex('made up'))), [v.proof[0] as Hex], v.signature, recover, keep)
+    for (const w of items)
+      expect(payerOnly.prove(leafOf(w), w.proof, w.signature, recover, keep)?.signer).toBe(
+        account.address.toLowerCase(),
+      )
+    expect(roots.length - before).toBe(2)
   })
 })
