@@ -16,10 +16,11 @@ import type { WireLaneKey, WireLaneStatus } from './laneScheme.js'
 
 /**
  * A lane as the provider accounts for it. `charged` is the sum of the prices of successful calls (never
- * below `claimed`); `inflight` the prices of calls running; `highest` the highest voucher seen; `used`
- * the voucher amounts spent on a running or successful call (a voucher pays for one call; it may still hold
- * amounts below `charged`, which no voucher can pay with anyway); `held` the
- * payer's signatures (with their batch proofs) by cumulative amount, of which only the highest at or below `charged` is redeemed.
+ * below `claimed`), `signing` how many of them still wait for their receipt's signature (a call whose receipt
+ * cannot be signed is taken back); `inflight` the prices of calls running; `highest` the highest voucher seen;
+ * `used` the voucher amounts spent on a running or successful call (a voucher pays for one call), exact at and
+ * above {@link spendFloor}; `held` the payer's signatures (with their batch proofs) by cumulative amount, of which
+ * only the highest at or below the floor, `best`, is redeemed.
  */
 export type ProviderLane = {
   lane: Lane
@@ -31,15 +32,27 @@ export type ProviderLane = {
   charged: bigint
   inflight: bigint
   highest: bigint
+  /** Charged calls whose receipt is still being signed. */
+  signing: number
   used: Set<bigint>
+  /** `used`'s size at which it is swept next. */
+  sweepAt: number
   held: Map<bigint, SignedVoucher>
-  /** The highest held voucher at or below `charged`: what a redemption would claim. */
+  /** The highest held voucher at or below {@link spendFloor}: what a redemption would claim. */
   best: bigint
   /** When the lane was last read from the chain (ms). */
   refreshedAt: number
   /** What this lane adds to the book's exposure (`best - claimed` when positive), kept with the total. */
   exposure: bigint
 }
+
+/**
+ * What is charged on a lane for calls whose receipts are signed: the lowest `charged` can fall back to, since a call
+ * still waiting for its receipt's signature is taken back if the signature fails. Redemptions claim up to it, and
+ * a voucher below it can never pay for a call (one must cover `charged` plus a price), so spent amounts below it
+ * need no remembering.
+ */
+export const spendFloor = (l: ProviderLane): bigint => l.charged - l.price * BigInt(l.signing)
 
 export type LaneBookOptions = {
   client: TributaryClient
@@ -156,28 +169,27 @@ export function createLaneBook(o: LaneBookOptions) {
   }
 
   const updateBest = (l: ProviderLane) => {
-    // one pass over the held vouchers: the highest at or below what is charged becomes the best, and every other
-    // one at or below it can never be redeemed (a later redemption claims more)
-    const { held, charged } = l
+    // one pass over the held vouchers: the highest at or below the floor becomes the best, and every other one
+    // at or below it can never be redeemed (the floor never falls, and a later redemption claims more)
+    const { held } = l
+    const floor = spendFloor(l)
     let best = l.best
     for (const v of held.keys()) {
-      if (v > charged || v === best) continue
+      if (v > floor || v === best) continue
       if (v > best) {
         held.delete(best)
         best = v
       } else held.delete(v)
     }
     l.best = best
-    // a voucher below what is charged can never pay again (a voucher must cover charged + price, and the
-    // router consults `used` only at or above `charged`): such amounts are dropped once the set has doubled
-    // since the last sweep, so it stays about as small as the calls in flight at a constant cost per call
-    if (l.used.size >= (sweepAt.get(l) ?? 64)) {
-      for (const v of l.used) if (v < charged) l.used.delete(v)
-      sweepAt.set(l, Math.max(64, 2 * l.used.size))
+    // spent amounts below the floor are never looked up (see spendFloor): they are dropped once the set has
+    // doubled since the last sweep, so it stays about as small as the calls in flight at a constant cost per call
+    if (l.used.size >= l.sweepAt) {
+      for (const v of l.used) if (v < floor) l.used.delete(v)
+      l.sweepAt = Math.max(64, 2 * l.used.size)
     }
     reckon(l)
   }
-  const sweepAt = new WeakMap<ProviderLane, number>()
 
   /** The price of one call under a terms version of an asset. */
   const priceOf = async (assetId: bigint, termsVersion: number): Promise<bigint | undefined> => {
@@ -257,7 +269,9 @@ export function createLaneBook(o: LaneBookOptions) {
           charged: state.claimed,
           inflight: 0n,
           highest: state.claimed,
+          signing: 0,
           used: new Set(),
+          sweepAt: 64,
           held: new Map(),
           best: state.claimed,
           refreshedAt: Date.now(),
@@ -359,17 +373,22 @@ export function createLaneBook(o: LaneBookOptions) {
       await refresh(l)
       return true
     },
-    /** Charges a successful call. */
+    /** Charges a successful call; its receipt is to be signed next ({@link signed} or {@link uncharge}). */
     charge(l: ProviderLane) {
       l.inflight -= l.price
       l.charged += l.price
+      l.signing++
+    },
+    /** The receipt of a charged call was signed: what it paid may be redeemed. */
+    signed(l: ProviderLane) {
+      l.signing--
       updateBest(l)
       if (exposure() >= o.redeem.exposureThreshold) void maybeRedeem()
     },
-    /** Takes back the charge of a call that could not be answered after all. */
+    /** Takes back the charge of a call whose receipt could not be signed. */
     uncharge(l: ProviderLane) {
       l.charged -= l.price
-      updateBest(l)
+      l.signing--
     },
     maybeRedeem,
     /** Whether the watch has polled successfully recently. */

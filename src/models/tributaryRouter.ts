@@ -50,7 +50,7 @@ import {
   learnPaymentLayout,
   readKnownPayment,
 } from './paymentLayout.js'
-import { createLaneBook, type LaneBook, type ProviderLane } from './providerLanes.js'
+import { createLaneBook, type LaneBook, type ProviderLane, spendFloor } from './providerLanes.js'
 
 /** Where the cards are served, under the router's mount point. */
 export const CARDS_PATH = '/.well-known/tributary/cards'
@@ -663,8 +663,8 @@ export function tributaryRouter(
         'sign a voucher for at least lane.required',
         lane,
       )
-    // amounts below what is charged can never pay (checked below): only those at or above it are looked up
-    if (cumulative >= lane.charged && lane.used.has(cumulative))
+    // amounts below the floor can never pay (checked below): only those at or above it are remembered
+    if (cumulative >= spendFloor(lane) && lane.used.has(cumulative))
       return paymentRequired(
         req,
         res,
@@ -897,6 +897,7 @@ export function tributaryRouter(
             { charged: false, lane: (book as LaneBook).status(l) },
           )
         }
+        ;(book as LaneBook).signed(l)
         headers[PAYMENT_RESPONSE_HEADER] = encodeResponse(l, m, receipt, signed)
       } else {
         counters.free++

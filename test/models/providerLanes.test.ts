@@ -1,7 +1,7 @@
 import type { Hex } from 'viem'
 import { describe, expect, test } from 'vitest'
 import type { TributaryClient } from '../../src/chain/client.js'
-import { createLaneBook, type ProviderLane } from '../../src/models/providerLanes.js'
+import { createLaneBook, type ProviderLane, spendFloor } from '../../src/models/providerLanes.js'
 import { seededRandom as rng } from '../support/rng.js'
 
 const lane = (): ProviderLane => ({
@@ -14,7 +14,9 @@ const lane = (): ProviderLane => ({
   charged: 0n,
   inflight: 0n,
   highest: 0n,
+  signing: 0,
   used: new Set(),
+  sweepAt: 64,
   held: new Map(),
   best: 0n,
   refreshedAt: 0,
@@ -22,7 +24,7 @@ const lane = (): ProviderLane => ({
 })
 
 describe('provider lane accounting', () => {
-  test('the best voucher is the highest held at or below what is charged, and nothing below it is kept', () => {
+  test('the best voucher is the highest held at or below what signed receipts charge, and every voucher that paid stays spent while it could pay again', () => {
     // the book's accounting needs no chain until it is started
     const book = createLaneBook({
       client: {} as TributaryClient,
@@ -33,35 +35,63 @@ describe('provider lane accounting', () => {
     const random = rng(7)
     for (let round = 0; round < 50; round++) {
       const l = lane()
-      const inFlight: bigint[] = []
       const base = book.exposure()
+      const running: bigint[] = []
+      const signing: bigint[] = []
+      const everHeld = new Set<bigint>()
+      // the vouchers that paid for a call that is running, charged, or waiting for its receipt's signature
+      const paid = new Set<bigint>()
+      let floor = spendFloor(l)
       for (let step = 0; step < 400; step++) {
-        if (inFlight.length < 40 && random() < 0.55) {
+        const r = random()
+        if (running.length < 40 && r < 0.45) {
           // a call starts with a voucher covering what is charged, the calls in flight and itself, or more
-          // (vouchers of concurrent calls arrive in any order)
+          // (vouchers of concurrent calls arrive in any order); the router refuses one already spent
           const v = l.charged + l.inflight + l.price + BigInt(Math.floor(random() * 25))
-          if (l.used.has(v) && v >= l.charged) continue
+          if (v >= spendFloor(l) && l.used.has(v)) {
+            expect(paid.has(v)).toBe(true)
+            continue
+          }
+          expect(paid.has(v)).toBe(false)
           l.inflight += l.price
           l.used.add(v)
           if (v > l.highest) l.highest = v
           l.held.set(v, { signature: '0x', proof: [] })
-          inFlight.push(v)
-        } else if (inFlight.length) {
-          const [v] = inFlight.splice(Math.floor(random() * inFlight.length), 1)
+          everHeld.add(v)
+          running.push(v)
+          paid.add(v)
+        } else if (running.length && r < 0.75) {
+          const [v] = running.splice(Math.floor(random() * running.length), 1) as [bigint]
           if (random() < 0.05) {
-            // the call failed: not charged, its voucher may pay again
+            // the model failed: not charged, its voucher may pay again
             l.inflight -= l.price
-            l.used.delete(v as bigint)
-          } else book.charge(l)
+            l.used.delete(v)
+            paid.delete(v)
+          } else {
+            book.charge(l)
+            signing.push(v)
+          }
+        } else if (signing.length) {
+          const [v] = signing.splice(Math.floor(random() * signing.length), 1) as [bigint]
+          if (random() < 0.1) {
+            // its receipt could not be signed: taken back, and its voucher may pay again
+            book.uncharge(l)
+            l.used.delete(v)
+            paid.delete(v)
+          } else book.signed(l)
         }
         // what the accounting must hold after every step
-        const atOrBelow = [...l.held.keys()].filter((v) => v <= l.charged)
-        expect(atOrBelow.every((v) => v === l.best)).toBe(true)
+        const f = spendFloor(l)
+        expect(f).toBeGreaterThanOrEqual(floor)
+        floor = f
+        expect(f).toBeLessThanOrEqual(l.charged)
+        let best = 0n
+        for (const v of everHeld) if (v <= f && v > best) best = v
+        expect(l.best).toBe(best)
         expect([...l.held.keys()].every((v) => v >= l.best)).toBe(true)
-        expect(l.best).toBeLessThanOrEqual(l.charged)
-        // a voucher still able to pay (at or above what is charged) is never forgotten while its call runs
-        for (const v of inFlight) if (v >= l.charged) expect(l.used.has(v)).toBe(true)
-        expect(l.used.size).toBeLessThanOrEqual(Math.max(64, 2 * (inFlight.length + 64)))
+        if (best > 0n) expect(l.held.has(best)).toBe(true)
+        for (const v of paid) if (v >= f) expect(l.used.has(v)).toBe(true)
+        expect(l.used.size).toBeLessThanOrEqual(2 * (running.length + signing.length) + 128)
         expect(book.exposure() - base).toBe(l.best - l.claimed)
       }
     }
