@@ -1066,7 +1066,8 @@ function decodeSegment(segment: string): string | undefined {
 type ParsedPayment = LanePaymentPayload & { readonly [UNLEARNT]?: string }
 const UNLEARNT = Symbol('payment text to learn')
 
-function parsePayment(header: string): ParsedPayment | string {
+/** @internal A PAYMENT-SIGNATURE header's payment, or why it is not one (exported for `bench/paymentParts.ts`). */
+export function parsePayment(header: string): ParsedPayment | string {
   if (header.length > MAX_HEADER)
     return `the PAYMENT-SIGNATURE header is longer than ${MAX_HEADER} characters`
   const text = decodeHeaderText(header)
