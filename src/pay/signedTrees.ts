@@ -6,9 +6,10 @@ import { MalformedSignatureError } from './voucher.js'
 export type SignedTreeProof = { readonly signer: Address; readonly rootHex: Hex }
 
 /**
- * Batch signatures already recovered, with every node proven under each: the vouchers (or receipts) of one
- * batch arrive call after call with the same signature and overlapping proofs, so only the first is recovered
- * and folded to the root; the others stop at the first node of their path that an earlier one proved.
+ * Batch signatures already recovered, with the nodes proven under each (as many as the node budget holds): the
+ * vouchers (or receipts) of one batch arrive call after call with the same signature and overlapping proofs, so
+ * only the first is recovered and folded to the root; the others stop at the first node of their path that an
+ * earlier one proved.
  */
 export type SignedTrees = {
   /**
@@ -34,8 +35,9 @@ export type SignedTrees = {
 }
 
 /**
- * A proven node: the sibling it is hashed with (as a proof writes it) and its parent's key; the root has neither.
- * Each node links to its parent, so a cached proof is read by walking up, and no caller's array is kept.
+ * A proven node: the sibling it is hashed with (`0x` and lowercase hex, as wallets write proofs) and its parent's
+ * key; the root has neither. Each node links to its parent, so a cached proof is read by walking up; a proof
+ * written otherwise is folded instead.
  */
 type Node = { readonly sibling: Hex | undefined; readonly parent: string | undefined }
 type Tree = SignedTreeProof & { readonly top: string; readonly nodes: Map<string, Node> }
@@ -62,7 +64,8 @@ function follows(nodes: Map<string, Node>, key: string, proof: readonly Hex[], a
 
 /**
  * Creates a cache of recovered batch signatures: at most `trees` signatures and `nodes` proven nodes over all
- * of them (when either is full it starts over). `what` names the leaves in error messages.
+ * of them. A new signature that does not fit starts the cache over; a signature already held stops recording
+ * nodes while the budget is full. `what` names the leaves in error messages.
  *
  * @example
  * ```ts
@@ -71,7 +74,7 @@ function follows(nodes: Map<string, Node>, key: string, proof: readonly Hex[], a
  * ```
  */
 export function createSignedTrees(
-  options: { what?: string; trees?: number; nodes?: number } = {},
+  options: { what?: string | undefined; trees?: number | undefined; nodes?: number | undefined } = {},
 ): SignedTrees {
   const what = options.what ?? 'batch'
   const maxTrees = options.trees ?? 1_024
@@ -86,18 +89,26 @@ export function createSignedTrees(
   }
 
   /**
-   * Records the path walked from the leaf (`walked[0]`) up to `walked[upto]`, a node already held or the root,
-   * and the siblings along it.
+   * Records the path walked from the leaf (`walked[0]`) up to `walked[upto]`, a node already held or (when
+   * `upto` is the proof's length) the root, and the siblings along it (`siblings[j]`, the hex of the proof's node j
+   * as decoded). Every string kept is
+   * made here: none is a slice of a caller's text, which would keep the whole text alive.
    */
-  const record = (tree: Tree, walked: readonly string[], proof: readonly Hex[], upto: number) => {
+  const record = (
+    tree: Tree,
+    walked: readonly string[],
+    siblings: readonly string[],
+    upto: number,
+    length: number,
+  ) => {
     if (held + 2 * upto + 1 > maxNodes) return
-    if (upto === proof.length) add(tree, walked[upto] as string, { sibling: undefined, parent: undefined })
+    if (upto === length) add(tree, walked[upto] as string, { sibling: undefined, parent: undefined })
     for (let j = 0; j < upto; j++) {
       const node = walked[j] as string
       const parent = walked[j + 1] as string
-      const sibling = proof[j] as Hex
-      add(tree, node, { sibling, parent })
-      add(tree, sibling.slice(2).toLowerCase(), { sibling: `0x${node}`, parent })
+      const sibling = siblings[j] as string
+      add(tree, node, { sibling: `0x${sibling}`, parent })
+      add(tree, sibling, { sibling: `0x${node}`, parent })
     }
   }
 
@@ -117,21 +128,24 @@ export function createSignedTrees(
         throw new MalformedSignatureError(`a ${what} proof is a list of at most ${MAX_PROOF} hashes`)
       const tree = bySignature.get(signature)
       const walked: string[] = []
+      const siblings: string[] = []
       let node = leaf
       for (let j = 0; ; j++) {
         const h = hexOf(node)
         walked.push(h)
         if (tree && follows(tree.nodes, h, proof, j)) {
-          record(tree, walked, proof, j)
+          record(tree, walked, siblings, j, proof.length)
           return tree
         }
         if (j === proof.length) break
-        node = hashPair(node, decodeNode(proof[j], what))
+        const sibling = decodeNode(proof[j], what)
+        siblings.push(hexOf(sibling))
+        node = hashPair(node, sibling)
       }
       const top = walked[walked.length - 1] as string
       if (tree && top === tree.top) {
-        // its root, with a proof the cache did not hold (another spelling of a node, or nodes left unrecorded)
-        record(tree, walked, proof, proof.length)
+        // its root, with a proof the cache did not hold (a node written in capitals, or nodes left unrecorded)
+        record(tree, walked, siblings, proof.length, proof.length)
         return tree
       }
       // the signature of another root than the one it was kept with: recovered as it is, and not kept
@@ -144,7 +158,7 @@ export function createSignedTrees(
       }
       const made: Tree = { signer, rootHex: `0x${top}`, top, nodes: new Map() }
       bySignature.set(signature, made)
-      record(made, walked, proof, proof.length)
+      record(made, walked, siblings, proof.length, proof.length)
       return made
     },
   }

@@ -92,64 +92,71 @@ describe('signed trees', () => {
     expect(trees.size).toBe(9)
   })
 
-  test('a proof that does not lead to the signed root is never proven by the cached nodes', () => {
-    const random = rng(2)
-    const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)] as T
-    let checked = 0
-    let refused = 0
-    for (let round = 0; round < 40; round++) {
-      const items = batch(2 + Math.floor(random() * 30), BigInt(round) * 1_000_000n + 1n)
-      const trees = createSignedTrees()
-      const { recover } = counted()
-      // every node of the tree is in the cache: what an attacker has to work with
-      for (const v of items) trees.prove(leafOf(v), v.proof, v.signature, recover)
-      const nodes = [...new Set(items.flatMap((v) => v.proof))]
-      for (let k = 0; k < 60; k++) {
-        const v = pick(items)
-        const w = pick(items)
-        let leaf = leafOf(v)
-        let proof = [...v.proof]
-        switch (Math.floor(random() * 8)) {
-          case 0: // another node in place of one of the proof
-            if (proof.length) proof[Math.floor(random() * proof.length)] = pick(nodes)
-            break
-          case 1: // a node dropped
-            proof.splice(Math.floor(random() * proof.length), 1)
-            break
-          case 2: // a node added
-            proof.splice(Math.floor(random() * (proof.length + 1)), 0, pick(nodes))
-            break
-          case 3: // another voucher's proof
-            proof = [...w.proof]
-            break
-          case 4: // an amount that was never signed, with the proof of one that was
-            leaf = hasher.structHash(v.laneId, v.cumulative + 1n)
-            break
-          case 5: // the proof reversed
-            proof.reverse()
-            break
-          case 6: // a node of the tree as the leaf itself
-            leaf = hexToBytes(pick(nodes))
-            proof = proof.slice(1)
-            break
-          case 7: // the same node in capitals: still the same bytes
-            if (proof.length) {
-              const i = Math.floor(random() * proof.length)
-              proof[i] = `0x${(proof[i] as Hex).slice(2).toUpperCase()}`
-            }
-            break
+  test.each([
+    ['every node cached', undefined],
+    ['a node budget too small to record them all', 24],
+  ])(
+    'a proof that does not lead to the signed root is never proven by the cached nodes (%s)',
+    (_, budget) => {
+      const random = rng(2)
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)] as T
+      let checked = 0
+      let refused = 0
+      for (let round = 0; round < 40; round++) {
+        const items = batch(2 + Math.floor(random() * 30), BigInt(round) * 1_000_000n + 1n)
+        const trees = createSignedTrees({ nodes: budget })
+        const { recover } = counted()
+        // every node of the tree is in the cache (what an attacker has to work with), or as many as fit
+        for (const v of items) trees.prove(leafOf(v), v.proof, v.signature, recover)
+        if (budget !== undefined) expect(trees.nodes).toBeLessThanOrEqual(budget)
+        const nodes = [...new Set(items.flatMap((v) => v.proof))]
+        for (let k = 0; k < 60; k++) {
+          const v = pick(items)
+          const w = pick(items)
+          let leaf = leafOf(v)
+          let proof = [...v.proof]
+          switch (Math.floor(random() * 8)) {
+            case 0: // another node in place of one of the proof
+              if (proof.length) proof[Math.floor(random() * proof.length)] = pick(nodes)
+              break
+            case 1: // a node dropped
+              proof.splice(Math.floor(random() * proof.length), 1)
+              break
+            case 2: // a node added
+              proof.splice(Math.floor(random() * (proof.length + 1)), 0, pick(nodes))
+              break
+            case 3: // another voucher's proof
+              proof = [...w.proof]
+              break
+            case 4: // an amount that was never signed, with the proof of one that was
+              leaf = hasher.structHash(v.laneId, v.cumulative + 1n)
+              break
+            case 5: // the proof reversed
+              proof.reverse()
+              break
+            case 6: // a node of the tree as the leaf itself
+              leaf = hexToBytes(pick(nodes))
+              proof = proof.slice(1)
+              break
+            case 7: // the same node in capitals: still the same bytes
+              if (proof.length) {
+                const i = Math.floor(random() * proof.length)
+                proof[i] = `0x${(proof[i] as Hex).slice(2).toUpperCase()}`
+              }
+              break
+          }
+          const got = trees.prove(leaf, proof, v.signature, recover)
+          const want = reference(leaf, proof, v.signature)
+          expect(got && { signer: got.signer, rootHex: got.rootHex }).toEqual(want)
+          checked++
+          if (typeof want !== 'string' && want.signer !== account.address.toLowerCase()) refused++
         }
-        const got = trees.prove(leaf, proof, v.signature, recover)
-        const want = reference(leaf, proof, v.signature)
-        expect(got && { signer: got.signer, rootHex: got.rootHex }).toEqual(want)
-        checked++
-        if (typeof want !== 'string' && want.signer !== account.address.toLowerCase()) refused++
       }
-    }
-    expect(checked).toBe(2_400)
-    // most mutations lead elsewhere and recover to a stranger
-    expect(refused).toBeGreaterThan(1_000)
-  })
+      expect(checked).toBe(2_400)
+      // most mutations lead elsewhere and recover to a stranger
+      expect(refused).toBeGreaterThan(1_000)
+    },
+  )
 
   test('through verifyVoucherNative: a batch verifies, and a tampered voucher is refused even after its batch was seen', () => {
     const items = batch(13, 5_000_000n)
