@@ -183,12 +183,20 @@ export function createLaneBook(o: LaneBookOptions) {
     }
     l.best = best
     // spent amounts below the floor are never looked up (see spendFloor): they are dropped once the set has
-    // doubled since the last sweep, so it stays about as small as the calls in flight at a constant cost per call
+    // doubled since the last sweep, at a constant cost per call
     if (l.used.size >= l.sweepAt) {
       for (const v of l.used) if (v < floor) l.used.delete(v)
       l.sweepAt = Math.max(64, 2 * l.used.size)
     }
     reckon(l)
+  }
+
+  /**
+   * A voucher that paid for no call is no longer spent, but stays held: wallets sign ever larger amounts, so the
+   * voucher of a failed call may be what later successful calls are redeemed with.
+   */
+  const forget = (l: ProviderLane, cumulative: bigint) => {
+    l.used.delete(cumulative)
   }
 
   /** The price of one call under a terms version of an asset. */
@@ -385,10 +393,18 @@ export function createLaneBook(o: LaneBookOptions) {
       updateBest(l)
       if (exposure() >= o.redeem.exposureThreshold) void maybeRedeem()
     },
-    /** Takes back the charge of a call whose receipt could not be signed. */
-    uncharge(l: ProviderLane) {
-      l.charged -= l.price
+    /** Takes back the charge of a call whose receipt could not be signed; its voucher may pay again. */
+    uncharge(l: ProviderLane, cumulative: bigint) {
+      // a settlement that landed meanwhile may have lifted what is charged to what it claimed
+      // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
+      l.charged = l.charged - l.price > l.claimed ? l.charged - l.price : l.claimed
       l.signing--
+      forget(l, cumulative)
+    },
+    /** A call that was not charged (the model failed, timed out or was aborted): its voucher may pay again. */
+    release(l: ProviderLane, cumulative: bigint) {
+      l.inflight -= l.price
+      forget(l, cumulative)
     },
     maybeRedeem,
     /** Whether the watch has polled successfully recently. */

@@ -664,8 +664,9 @@ export function tributaryRouter(
         lane,
       )
     // amounts below the floor can never pay (checked below): only those at or above it are remembered
-    if (cumulative >= spendFloor(lane) && lane.used.has(cumulative))
-      return paymentRequired(
+    const spent = () => cumulative >= spendFloor(lane) && lane.used.has(cumulative)
+    const replayed = () =>
+      paymentRequired(
         req,
         res,
         m,
@@ -675,7 +676,12 @@ export function tributaryRouter(
         'sign a new voucher for at least lane.required',
         lane,
       )
-    if (lane.charged + lane.inflight + lane.price > lane.cap) await (book as LaneBook).refreshIfStale(lane)
+    if (spent()) return replayed()
+    if (lane.charged + lane.inflight + lane.price > lane.cap) {
+      await (book as LaneBook).refreshIfStale(lane)
+      // the same voucher may have been accepted by another request meanwhile
+      if (spent()) return replayed()
+    }
     const need = lane.charged + lane.inflight + lane.price
     if (need > lane.cap)
       return paymentRequired(
@@ -841,11 +847,7 @@ export function tributaryRouter(
         })
         body = canonicalJson(output)
       } catch (err) {
-        if (payment) {
-          const l = payment.lane
-          l.inflight -= l.price
-          l.used.delete(payment.cumulative)
-        }
+        if (payment) (book as LaneBook).release(payment.lane, payment.cumulative)
         counters.failed++
         if (h && !(err instanceof InvalidModelInputError) && !(err instanceof ModelAbortedError)) {
           h.consecutiveFailures++
@@ -882,12 +884,11 @@ export function tributaryRouter(
           signed = await (receipts as CallReceiptSigner).sign(receipt)
         } catch (err) {
           // no receipt, no answer: the call is not charged, and its voucher may be sent again
-          ;(book as LaneBook).uncharge(l)
+          ;(book as LaneBook).uncharge(l, payment.cumulative)
           charged -= l.price
           counters.paid--
           if (payment.batched) batchedVouchers--
           counters.failed++
-          l.used.delete(payment.cumulative)
           onError(err)
           return fail(
             res,
