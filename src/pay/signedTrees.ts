@@ -90,9 +90,9 @@ export function createSignedTrees(
 
   /**
    * Records the path walked from the leaf (`walked[0]`) up to `walked[upto]`, a node already held or (when
-   * `upto` is the proof's length) the root, and the siblings along it (`siblings[j]`, the hex of the proof's node j
-   * as decoded). Every string kept is
-   * made here: none is a slice of a caller's text, which would keep the whole text alive.
+   * `upto` is the proof's length) the root, and the siblings along it (`siblings[j]`, the hex of the proof's node
+   * j as decoded). Every string kept is made here: none is a slice of a caller's text, which would keep the whole
+   * text alive.
    */
   const record = (
     tree: Tree,
