@@ -47,9 +47,9 @@ export async function verifyCallReceipt(
 }
 
 /**
- * @internal The receipt batch signatures recovered on (chainId, ledger), and the receipt nodes proven under each.
+ * The receipt batch signatures recovered on (chainId, ledger), and the receipt nodes proven under each.
  */
-export const receiptTrees = perDomain(() => createSignedTrees({ what: 'receipt' }))
+const receiptTrees = perDomain(() => createSignedTrees({ what: 'receipt' }))
 
 /**
  * @internal {@link verifyCallReceipt} without a promise, through the native binding (the client checks a
