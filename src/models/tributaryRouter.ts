@@ -906,8 +906,26 @@ export function tributaryRouter(
       headers['server-timing'] = `model;dur=${(performance.now() - started).toFixed(2)}`
       if (scope) remember(scope, { fingerprint: inputHash, status: 200, body: buf, headers, at: Date.now() })
       if (!res.writableEnded && !res.destroyed) {
-        res.writeHead(200, headers)
-        res.end(buf)
+        try {
+          res.writeHead(200, headers)
+          res.end(buf)
+        } catch (err) {
+          // the call ran (and, when paid, was charged and its receipt signed): say so, and how to get the answer
+          onError(err)
+          if (res.headersSent) res.destroy()
+          else
+            fail(
+              res,
+              500,
+              'answer_unsent',
+              `the provider failed to send the answer of a call it ran${payment ? ' and charged' : ''}; ${
+                scope
+                  ? 'send it again with the same Idempotency-Key to receive that answer without running it again'
+                  : 'it cannot be sent again, since the call had no Idempotency-Key'
+              }`,
+              payment ? { charged: true, lane: (book as LaneBook).status(payment.lane) } : { charged: false },
+            )
+        }
       }
     } finally {
       res.off('close', onClose)

@@ -1,3 +1,4 @@
+import { ServerResponse } from 'node:http'
 import { type Address, type Hex, keccak256, toHex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readContract, type TributaryClient } from '../../src/chain/client.js'
@@ -429,6 +430,43 @@ describe('limits and health', () => {
     } finally {
       await failing.stop()
       await healthy.stop()
+    }
+  })
+})
+
+describe('an answer that cannot be written', () => {
+  test('a paid call whose answer fails to write says it was charged, and its Idempotency-Key gets the answer', async () => {
+    const charged = BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)
+    const header = await voucher({ lane, cumulative: charged + price })
+    const writeHead = ServerResponse.prototype.writeHead
+    let thrown = 0
+    // the first 200 carrying a receipt throws, as a write to a broken response would
+    ServerResponse.prototype.writeHead = function (this: ServerResponse, ...a: unknown[]) {
+      const headers = a[a.length - 1] as Record<string, string> | undefined
+      if (a[0] === 200 && headers?.['payment-response'] && thrown === 0) {
+        thrown++
+        throw new Error('the response cannot be written')
+      }
+      return (writeHead as (...x: unknown[]) => ServerResponse).apply(this, a)
+    } as typeof writeHead
+    try {
+      const send = () =>
+        post(shout.id, '{"text":"lost"}', { 'payment-signature': header, 'idempotency-key': 'unsent-1' })
+      const first = await send()
+      expect(first.status).toBe(500)
+      expect(first.body).toMatchObject({ code: 'answer_unsent', charged: true })
+      expect(first.body.error).toMatch(/charged; send it again with the same Idempotency-Key/)
+      expect(BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)).toBe(charged + price)
+      // the same key answers the call that ran, receipt included, and charges nothing more
+      const again = await send()
+      expect(again.status).toBe(200)
+      expect(again.body).toEqual({ text: 'LOST' })
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(again.headers.get('payment-response')).toBeTruthy()
+      expect(BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)).toBe(charged + price)
+      expect(thrown).toBe(1)
+    } finally {
+      ServerResponse.prototype.writeHead = writeHead
     }
   })
 })
