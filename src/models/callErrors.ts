@@ -40,8 +40,9 @@ export type ProviderErrorBody = {
 
 /**
  * The provider answered with an error that retrying cannot cure (bad input, unknown model, body too
- * large, a payment it refuses), or kept failing after the retries. `charged` is the provider's word that
- * the call was not charged.
+ * large, a payment it refuses), or kept failing after the retries. `charged` is the provider's word on whether
+ * the call was charged (true only for `answer_unsent`: the call ran and was charged, but its answer was not
+ * written; the client's retries with the same idempotency key receive it).
  */
 export class ProviderCallError extends BaseError {
   override name = 'ProviderCallError' as const

@@ -911,20 +911,34 @@ export function tributaryRouter(
           res.end(buf)
         } catch (err) {
           // the call ran (and, when paid, was charged and its receipt signed): say so, and how to get the answer
-          onError(err)
-          if (res.headersSent) res.destroy()
-          else
-            fail(
-              res,
-              500,
-              'answer_unsent',
-              `the provider failed to send the answer of a call it ran${payment ? ' and charged' : ''}; ${
-                scope
-                  ? 'send it again with the same Idempotency-Key to receive that answer without running it again'
-                  : 'it cannot be sent again, since the call had no Idempotency-Key'
-              }`,
-              payment ? { charged: true, lane: (book as LaneBook).status(payment.lane) } : { charged: false },
-            )
+          try {
+            if (res.headersSent) res.destroy()
+            else {
+              // what writeHead set before it threw must not reach the error (the receipt above all)
+              for (const name of Object.keys(headers)) res.removeHeader(name)
+              const again = scope
+                ? `send it again with the same Idempotency-Key and input within ${idemTtlMs / 1000} s to receive that answer without running${payment ? ' or charging' : ''} it again`
+                : payment
+                  ? 'the call had no Idempotency-Key, so sending it again runs and charges it again'
+                  : 'send it again'
+              fail(
+                res,
+                500,
+                'answer_unsent',
+                `the provider failed to send the answer to a call it ran${payment ? ' and charged' : ''}; ${again}`,
+                payment
+                  ? { charged: true, lane: (book as LaneBook).status(payment.lane) }
+                  : { charged: false },
+              )
+            }
+          } catch {
+            res.destroy()
+          }
+          try {
+            onError(err)
+          } catch {
+            // a reporting callback that throws changes nothing about the answer
+          }
         }
       }
     } finally {

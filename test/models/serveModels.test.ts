@@ -436,35 +436,55 @@ describe('limits and health', () => {
 
 describe('an answer that cannot be written', () => {
   test('a paid call whose answer fails to write says it was charged, and its Idempotency-Key gets the answer', async () => {
-    const charged = BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)
-    const header = await voucher({ lane, cumulative: charged + price })
+    const chargedOf = () => BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)
+    const charged = chargedOf()
     const writeHead = ServerResponse.prototype.writeHead
+    let armed = false
     let thrown = 0
-    // the first 200 carrying a receipt throws, as a write to a broken response would
+    // the next 200 carrying a receipt throws, as a write to a broken response would
     ServerResponse.prototype.writeHead = function (this: ServerResponse, ...a: unknown[]) {
       const headers = a[a.length - 1] as Record<string, string> | undefined
-      if (a[0] === 200 && headers?.['payment-response'] && thrown === 0) {
+      if (a[0] === 200 && headers?.['payment-response'] && armed) {
+        armed = false
         thrown++
         throw new Error('the response cannot be written')
       }
       return (writeHead as (...x: unknown[]) => ServerResponse).apply(this, a)
     } as typeof writeHead
     try {
+      const header = await voucher({ lane, cumulative: charged + price })
       const send = () =>
         post(shout.id, '{"text":"lost"}', { 'payment-signature': header, 'idempotency-key': 'unsent-1' })
+      armed = true
       const first = await send()
       expect(first.status).toBe(500)
-      expect(first.body).toMatchObject({ code: 'answer_unsent', charged: true })
-      expect(first.body.error).toMatch(/charged; send it again with the same Idempotency-Key/)
-      expect(BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)).toBe(charged + price)
+      expect(first.body).toMatchObject({
+        code: 'answer_unsent',
+        charged: true,
+        lane: { charged: String(charged + price) },
+      })
+      expect(first.body.error).toMatch(
+        /charged; send it again with the same Idempotency-Key and input within 600 s/,
+      )
+      expect(chargedOf()).toBe(charged + price)
       // the same key answers the call that ran, receipt included, and charges nothing more
       const again = await send()
       expect(again.status).toBe(200)
       expect(again.body).toEqual({ text: 'LOST' })
       expect(again.headers.get('idempotent-replayed')).toBe('true')
       expect(again.headers.get('payment-response')).toBeTruthy()
-      expect(BigInt(server.router.provider.lane(lane.laneId)?.charged ?? 0)).toBe(charged + price)
-      expect(thrown).toBe(1)
+      expect(chargedOf()).toBe(charged + price)
+
+      // without a key the answer is gone, and the error says a new call is charged again
+      armed = true
+      const keyless = await post(shout.id, '{"text":"gone"}', {
+        'payment-signature': await voucher({ lane, cumulative: charged + 2n * price }),
+      })
+      expect(keyless.status).toBe(500)
+      expect(keyless.body).toMatchObject({ code: 'answer_unsent', charged: true })
+      expect(keyless.body.error).toMatch(/no Idempotency-Key, so sending it again runs and charges it again/)
+      expect(chargedOf()).toBe(charged + 2n * price)
+      expect(thrown).toBe(2)
     } finally {
       ServerResponse.prototype.writeHead = writeHead
     }
