@@ -1,5 +1,6 @@
 import { type Address, type Hex, isAddressEqual } from 'viem'
 import { getEvents, readContract, type TributaryClient } from '../chain/client.js'
+import { ledgerAbi } from '../chain/generated/Ledger.js'
 import { modelRegistryAbi } from '../chain/generated/ModelRegistry.js'
 import {
   type ChainHead,
@@ -79,6 +80,8 @@ export function createLaneBook(o: LaneBookOptions) {
   let head: ChainHead | undefined
   let lastPollOk = 0
   let redeeming: Promise<void> | undefined
+  // the ledger's reclaim delay: vouchers stay redeemable until a lane's expiry plus it (read at start)
+  let reclaimDelay = 0n
   let timer: ReturnType<typeof setInterval> | undefined
   const stats = {
     redemptions: 0,
@@ -317,27 +320,45 @@ export function createLaneBook(o: LaneBookOptions) {
 
   const exposure = () => exposureTotal
 
+  /**
+   * What a redemption of the lane claims. Normally its best voucher: the highest at or below what was charged. A
+   * final redemption (forced, or the lane near expiry) of a lane with nothing running whose vouchers leave what was
+   * charged uncovered (a payer that signed amounts above the calls it made: only an honest wallet's vouchers land
+   * on every charged amount) claims the smallest voucher above instead: the payer signed it, and the provider
+   * is owed at least what it charged.
+   */
+  const targetOf = (l: ProviderLane, final: boolean): bigint => {
+    const floor = spendFloor(l)
+    if (!final || l.best >= floor || l.inflight !== 0n || l.signing !== 0) return l.best
+    let above: bigint | undefined
+    for (const v of l.held.keys())
+      if (v > floor && v <= l.cap && (above === undefined || v < above)) above = v
+    return above ?? l.best
+  }
+
   /** Redeems every lane whose best voucher is above what was claimed, when `force` or the policy says so. */
   const maybeRedeem = (force = false): Promise<void> => {
     if (redeeming) return force ? redeeming.then(() => maybeRedeem(true)) : redeeming
     const now = chainNow()
     const soon = BigInt(o.redeem.beforeExpirySeconds)
-    const due: ProviderLane[] = []
+    const due: { l: ProviderLane; target: bigint }[] = []
+    const later: { l: ProviderLane; target: bigint }[] = []
     let total = 0n
     for (const l of lanes.values()) {
-      if (l.closed || l.best <= l.claimed) continue
-      total += l.best - l.claimed
-      if (force || l.expiresAt - now <= soon) due.push(l)
+      // a lane past expiry plus the reclaim delay cannot be redeemed: in a batch it would sink the others
+      if (l.closed || now >= l.expiresAt + reclaimDelay) continue
+      const final = force || l.expiresAt - now <= soon
+      const target = targetOf(l, final)
+      if (target <= l.claimed) continue
+      total += target - l.claimed
+      ;(final ? due : later).push({ l, target })
     }
-    if (!force && total >= o.redeem.exposureThreshold && total > 0n) {
-      due.length = 0
-      for (const l of lanes.values()) if (!l.closed && l.best > l.claimed) due.push(l)
-    }
+    if (!force && total >= o.redeem.exposureThreshold && total > 0n) due.push(...later)
     if (!due.length) return Promise.resolve()
-    const vouchers = due.map((l) => ({
+    const vouchers = due.map(({ l, target }) => ({
       lane: l.lane,
-      cumulative: l.best,
-      ...(l.held.get(l.best) as SignedVoucher),
+      cumulative: target,
+      ...(l.held.get(target) as SignedVoucher),
     }))
     redeeming = (async () => {
       try {
@@ -354,7 +375,7 @@ export function createLaneBook(o: LaneBookOptions) {
         stats.redeemErrors++
         stats.lastRedeemError = (err as Error).message.split('\n')[0]
         o.onError(err as BaseError)
-        await Promise.all(due.map(refresh))
+        await Promise.all(due.map(({ l }) => refresh(l)))
       } finally {
         redeeming = undefined
       }
@@ -411,6 +432,11 @@ export function createLaneBook(o: LaneBookOptions) {
     synced: () => Date.now() - lastPollOk < Math.max(5_000, o.pollIntervalMs * 10),
     head: () => head,
     async start() {
+      reclaimDelay = await readContract<bigint>(client, {
+        address: client.addresses.ledger,
+        abi: ledgerAbi,
+        functionName: 'reclaimDelay',
+      })
       watch = await watchLedgerEvents(client, {
         pollIntervalMs: o.pollIntervalMs,
         onEvents: apply,

@@ -469,7 +469,7 @@ export function tributaryRouter(
       const who = `ip:${req.socket.remoteAddress}`
       const wait = limited(who)
       if (wait) return rateLimited(res, wait)
-      const scope = idemKey ? `anon:${idemKey}` : undefined
+      const scope = idemKey ? `anon:${m.id}:${idemKey}` : undefined
       const claim = scope ? await claimKey(res, scope, inputHash) : noClaim
       if (!claim) return
       try {
@@ -626,7 +626,7 @@ export function tributaryRouter(
     const wait = limited(payer)
     if (wait) return rateLimited(res, wait)
 
-    const scope = idemKey ? `${payer.toLowerCase()}:${idemKey}` : undefined
+    const scope = idemKey ? `${payer.toLowerCase()}:${m.id}:${idemKey}` : undefined
     const claim = scope ? await claimKey(res, scope, inputHash) : noClaim
     if (!claim) return
     try {
@@ -677,11 +677,23 @@ export function tributaryRouter(
         lane,
       )
     if (spent()) return replayed()
-    if (lane.charged + lane.inflight + lane.price > lane.cap) {
+    if (cumulative > lane.cap || lane.charged + lane.inflight + lane.price > lane.cap) {
       await (book as LaneBook).refreshIfStale(lane)
       // the same voucher may have been accepted by another request meanwhile
       if (spent()) return replayed()
     }
+    // a voucher above the cap is worth nothing on-chain: the calls it would cover could never be redeemed
+    if (cumulative > lane.cap)
+      return paymentRequired(
+        req,
+        res,
+        m,
+        assetId,
+        'lane_exhausted',
+        `the voucher for ${cumulative} is above the cap of ${lane.cap} on lane ${lane.lane.laneId}, so it cannot be redeemed`,
+        'add cap with topUpLicense(), or sign a voucher within the cap',
+        lane,
+      )
     const need = lane.charged + lane.inflight + lane.price
     if (need > lane.cap)
       return paymentRequired(
@@ -917,7 +929,7 @@ export function tributaryRouter(
               // what writeHead set before it threw must not reach the error (the receipt above all)
               for (const name of Object.keys(headers)) res.removeHeader(name)
               const again = scope
-                ? `send it again with the same Idempotency-Key and input within ${idemTtlMs / 1000} s to receive that answer without running${payment ? ' or charging' : ''} it again`
+                ? `send it again with the same Idempotency-Key and input within ${idemTtlMs / 1000} s (sooner when many calls fill the provider's cache of answers) to receive that answer without running${payment ? ' or charging' : ''} it again`
                 : payment
                   ? 'the call had no Idempotency-Key, so sending it again runs and charges it again'
                   : 'send it again'

@@ -14,7 +14,7 @@ import { serveModels } from '../../src/models/serveModels.js'
 import { getLane } from '../../src/pay/getLane.js'
 import { settleRun } from '../../src/pay/settleRun.js'
 import type { ResolvedModel } from '../../src/workflow/types.js'
-import { resolvedOf, shoutModel, slowModel } from './fixtures/models.js'
+import { resolvedOf, reverseModel, shoutModel, slowModel } from './fixtures/models.js'
 
 let devnet: Devnet
 let provider: TributaryClient
@@ -216,6 +216,48 @@ describe('a lane near its expiry', () => {
         await new Promise((r) => setTimeout(r, 50))
       expect((await getLane(payer, { laneId })).claimed).toBe(1_400n)
       expect(await credit(assetId)).toBe(1_400n)
+    } finally {
+      await server.stop({ redeem: false })
+    }
+  })
+})
+
+describe('a lane past its expiry and the reclaim delay', () => {
+  test("is left out of the provider's redemptions, so the payer's other lanes are still redeemed", async () => {
+    const shout = shoutModel(provider.account.address, 500n)
+    const reverse = reverseModel(provider.account.address, 300n)
+    const assetIds: Record<string, bigint> = {}
+    const server = await serveModels([shout, reverse], {
+      client: provider,
+      assetIds: (id) => assetIds[id],
+      pollIntervalMs: 100,
+      redeem: { exposureThreshold: 10n ** 18n, beforeExpirySeconds: 1 },
+    })
+    try {
+      for (const m of [shout, reverse])
+        assetIds[m.id] = await publish(
+          m.terms.pricePerCall,
+          server.cardUrl(m.id),
+          m.cardHash(m.cardFor({ endpoint: server.endpoint(m.id) })),
+        )
+      const payer = devnet.client(5)
+      // one payer, two lanes: one that lives a minute, one that lives a day
+      const brief = createWallet({ client: payer, lanes: { calls: 10, ttlSeconds: 60 } })
+      const lasting = createWallet({ client: payer, lanes: { calls: 10, ttlSeconds: 86_400 } })
+      const on = (m: typeof shout, price: bigint) => ({
+        ...resolvedOf(m, { assetId: assetIds[m.id] as bigint, token, endpoint: server.endpoint(m.id) }),
+        pricePerCall: price,
+      })
+      await callModel(on(shout, 500n), { text: 'a' }, { wallet: brief })
+      await callModel(on(reverse, 300n), { text: 'b' }, { wallet: lasting })
+      // the provider was away past the brief lane's expiry plus the reclaim delay (an hour on the devnet)
+      await devnet.increaseTime(60 + 3_600 + 5)
+      await server.router.provider.sync()
+      await server.router.provider.redeem()
+      const lastingLane = lasting.lanes()[0]?.lane.laneId as `0x${string}`
+      const briefLane = brief.lanes()[0]?.lane.laneId as `0x${string}`
+      expect((await getLane(payer, { laneId: lastingLane })).claimed).toBe(300n)
+      expect((await getLane(payer, { laneId: briefLane })).claimed).toBe(0n)
     } finally {
       await server.stop({ redeem: false })
     }
