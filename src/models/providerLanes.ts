@@ -55,6 +55,9 @@ export type ProviderLane = {
  */
 export const spendFloor = (l: ProviderLane): bigint => l.charged - l.price * BigInt(l.signing)
 
+/** Seconds before a lane's last redeemable moment (expiry plus the reclaim delay) when it is no longer tried. */
+const DEADLINE_MARGIN = 15n
+
 export type LaneBookOptions = {
   client: TributaryClient
   pollIntervalMs: number
@@ -320,45 +323,27 @@ export function createLaneBook(o: LaneBookOptions) {
 
   const exposure = () => exposureTotal
 
-  /**
-   * What a redemption of the lane claims. Normally its best voucher: the highest at or below what was charged. A
-   * final redemption (forced, or the lane near expiry) of a lane with nothing running whose vouchers leave what was
-   * charged uncovered (a payer that signed amounts above the calls it made: only an honest wallet's vouchers land
-   * on every charged amount) claims the smallest voucher above instead: the payer signed it, and the provider
-   * is owed at least what it charged.
-   */
-  const targetOf = (l: ProviderLane, final: boolean): bigint => {
-    const floor = spendFloor(l)
-    if (!final || l.best >= floor || l.inflight !== 0n || l.signing !== 0) return l.best
-    let above: bigint | undefined
-    for (const v of l.held.keys())
-      if (v > floor && v <= l.cap && (above === undefined || v < above)) above = v
-    return above ?? l.best
-  }
-
   /** Redeems every lane whose best voucher is above what was claimed, when `force` or the policy says so. */
   const maybeRedeem = (force = false): Promise<void> => {
     if (redeeming) return force ? redeeming.then(() => maybeRedeem(true)) : redeeming
     const now = chainNow()
     const soon = BigInt(o.redeem.beforeExpirySeconds)
-    const due: { l: ProviderLane; target: bigint }[] = []
-    const later: { l: ProviderLane; target: bigint }[] = []
+    const due: ProviderLane[] = []
+    const later: ProviderLane[] = []
     let total = 0n
     for (const l of lanes.values()) {
-      // a lane past expiry plus the reclaim delay cannot be redeemed: in a batch it would sink the others
-      if (l.closed || now >= l.expiresAt + reclaimDelay) continue
-      const final = force || l.expiresAt - now <= soon
-      const target = targetOf(l, final)
-      if (target <= l.claimed) continue
-      total += target - l.claimed
-      ;(final ? due : later).push({ l, target })
+      // a lane past expiry plus the reclaim delay (or about to be, by the time a transaction lands) cannot be
+      // redeemed: in a batch it would sink the payer's other lanes
+      if (l.closed || l.best <= l.claimed || now + DEADLINE_MARGIN >= l.expiresAt + reclaimDelay) continue
+      total += l.best - l.claimed
+      ;(force || l.expiresAt - now <= soon ? due : later).push(l)
     }
     if (!force && total >= o.redeem.exposureThreshold && total > 0n) due.push(...later)
     if (!due.length) return Promise.resolve()
-    const vouchers = due.map(({ l, target }) => ({
+    const vouchers = due.map((l) => ({
       lane: l.lane,
-      cumulative: target,
-      ...(l.held.get(target) as SignedVoucher),
+      cumulative: l.best,
+      ...(l.held.get(l.best) as SignedVoucher),
     }))
     redeeming = (async () => {
       try {
@@ -375,7 +360,7 @@ export function createLaneBook(o: LaneBookOptions) {
         stats.redeemErrors++
         stats.lastRedeemError = (err as Error).message.split('\n')[0]
         o.onError(err as BaseError)
-        await Promise.all(due.map(({ l }) => refresh(l)))
+        await Promise.all(due.map(refresh))
       } finally {
         redeeming = undefined
       }
