@@ -332,9 +332,14 @@ export function createLaneBook(o: LaneBookOptions) {
     const later: ProviderLane[] = []
     let total = 0n
     for (const l of lanes.values()) {
-      // a lane past expiry plus the reclaim delay (or about to be, by the time a transaction lands) cannot be
-      // redeemed: in a batch it would sink the payer's other lanes
-      if (l.closed || l.best <= l.claimed || now + DEADLINE_MARGIN >= l.expiresAt + reclaimDelay) continue
+      // a lane reclaimed, or past expiry plus the reclaim delay (or about to be, by the time a transaction lands),
+      // cannot be redeemed: in a batch it would sink the payer's other lanes, and what it holds is owed no more
+      if (l.closed || now + DEADLINE_MARGIN >= l.expiresAt + reclaimDelay) {
+        exposureTotal -= l.exposure
+        l.exposure = 0n
+        continue
+      }
+      if (l.best <= l.claimed) continue
       total += l.best - l.claimed
       ;(force || l.expiresAt - now <= soon ? due : later).push(l)
     }

@@ -258,6 +258,8 @@ describe('a lane past its expiry and the reclaim delay', () => {
       const briefLane = brief.lanes()[0]?.lane.laneId as `0x${string}`
       expect((await getLane(payer, { laneId: lastingLane })).claimed).toBe(300n)
       expect((await getLane(payer, { laneId: briefLane })).claimed).toBe(0n)
+      // what the dead lane holds is no longer counted as owed (nor does it keep the threshold passed)
+      expect(server.stats.unredeemed).toBe(0n)
     } finally {
       await server.stop({ redeem: false })
     }
